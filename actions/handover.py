@@ -1,0 +1,28 @@
+"""request_human: open a case for a counsellor (the gateway stops asking Rasa while it is open)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import contact_id, services
+
+
+class ActionRequestHuman(Action):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        svc = services()
+        contact = contact_id(tracker.sender_id)
+        if contact is not None:
+            risk = (tracker.latest_message.get("metadata") or {}).get("risk", "none")
+            svc.handover.open_escalation(contact, risk if risk != "none" else "concern", "request_human")
+        response = "utter_request_human" if svc.handover.is_open() else "utter_handover_offline"
+        dispatcher.utter_message(response=response)
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]

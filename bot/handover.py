@@ -1,0 +1,171 @@
+"""Handover state and escalations: who answers a child, the assistant or a person.
+
+State per contact: bot -> waiting_human -> human -> bot. The database is the single source of truth,
+so the gateway, the action server and the console agree without talking to each other. A claim is a
+conditional UPDATE (`... WHERE status = 'open'`): when two counsellors click at once, exactly one row
+changes and exactly one wins, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import Settings
+from bot.safety import RANK
+from bot.store import Contact, Escalation, Store, utcnow
+
+OPEN_STATES = ("open", "claimed")
+_RISK_ORDER = case({"imminent": 3, "high": 2, "concern": 1}, value=Escalation.risk, else_=0)
+
+
+@dataclass(frozen=True)
+class Opened:
+    escalation: Escalation
+    created: bool  # False: the contact already had an open case (its risk may have been raised)
+    raised: bool  # the case's risk level went up
+
+
+class Handover:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    # -- opening hours ----------------------------------------------------------------------------
+    def is_open(self, now: datetime | None = None) -> bool:
+        """Are counsellors on duty now (the centre's opening hours, in its time zone)?"""
+        local = (now or utcnow()).astimezone(ZoneInfo(self.settings.timezone))
+        start, end = self.settings.opening_window()
+        return local.isoweekday() in self.settings.opening_weekdays() and start <= local.time() < end
+
+    # -- escalations ----------------------------------------------------------------------------
+    def open_escalation(
+        self, contact_id: int, risk: str, reason: str, signals: Sequence[str] = (), report_id: int | None = None
+    ) -> Opened:
+        """Open a case for the contact, or raise the level of the one already open."""
+        with self.store.session() as s:
+            existing = s.scalar(
+                select(Escalation).where(Escalation.contact_id == contact_id, Escalation.status.in_(OPEN_STATES))
+            )
+            if existing is not None:
+                raised = RANK[risk] > RANK[existing.risk]
+                if raised:
+                    existing.risk = risk
+                merged = sorted(set(json.loads(existing.signals or "[]")) | set(signals))
+                existing.signals = json.dumps(merged, ensure_ascii=False)
+                if report_id and not existing.report_id:
+                    existing.report_id = report_id
+                return Opened(existing, created=False, raised=raised)
+        try:
+            with self.store.session() as s:
+                escalation = Escalation(
+                    contact_id=contact_id, risk=risk, reason=reason, report_id=report_id,
+                    signals=json.dumps(sorted(set(signals)), ensure_ascii=False), status="open",
+                )
+                s.add(escalation)
+                contact = s.get(Contact, contact_id)
+                if contact is not None and contact.state == "bot":
+                    contact.state = "waiting_human"
+                return Opened(escalation, created=True, raised=False)
+        except IntegrityError:  # opened at the same moment by another process: use that one
+            return self.open_escalation(contact_id, risk, reason, signals, report_id)
+
+    def queue(self) -> list[tuple[Escalation, Contact]]:
+        """Unclaimed cases, most severe first, then longest waiting."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(Escalation, Contact)
+                .join(Contact, Escalation.contact_id == Contact.id)
+                .where(Escalation.status == "open")
+                .order_by(_RISK_ORDER.desc(), Escalation.opened_at, Escalation.id)
+            ).all()
+            return [(e, c) for e, c in rows]
+
+    def cases(self, statuses: Sequence[str] = OPEN_STATES) -> list[tuple[Escalation, Contact]]:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(Escalation, Contact)
+                .join(Contact, Escalation.contact_id == Contact.id)
+                .where(Escalation.status.in_(list(statuses)))
+                .order_by(_RISK_ORDER.desc(), Escalation.opened_at, Escalation.id)
+            ).all()
+            return [(e, c) for e, c in rows]
+
+    def escalation(self, escalation_id: int) -> Escalation | None:
+        with self.store.session() as s:
+            return s.get(Escalation, escalation_id)
+
+    def open_case_for(self, contact_id: int) -> Escalation | None:
+        with self.store.session() as s:
+            return s.scalar(
+                select(Escalation).where(Escalation.contact_id == contact_id, Escalation.status.in_(OPEN_STATES))
+            )
+
+    def history_for(self, contact_id: int) -> list[Escalation]:
+        with self.store.session() as s:
+            return list(
+                s.scalars(select(Escalation).where(Escalation.contact_id == contact_id).order_by(Escalation.id))
+            )
+
+    def claim(self, escalation_id: int, counsellor_id: int) -> bool:
+        """Claim an open case; True for exactly one of any number of concurrent callers."""
+        with self.store.session() as s:
+            result = s.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id, Escalation.status == "open")
+                .values(status="claimed", claimed_by=counsellor_id, claimed_at=utcnow())
+            )
+            if result.rowcount != 1:
+                return False
+            contact_id = s.scalar(select(Escalation.contact_id).where(Escalation.id == escalation_id))
+            s.execute(update(Contact).where(Contact.id == contact_id).values(state="human"))
+            return True
+
+    def take_next(self, counsellor_id: int) -> Escalation | None:
+        """'Help the next child': claim the most urgent open case."""
+        for escalation, _contact in self.queue():
+            if self.claim(escalation.id, counsellor_id):
+                return self.escalation(escalation.id)
+        return None
+
+    def record_first_reply(self, escalation_id: int) -> None:
+        with self.store.session() as s:
+            s.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id, Escalation.first_reply_at.is_(None))
+                .values(first_reply_at=utcnow())
+            )
+
+    def resolve(self, escalation_id: int) -> int | None:
+        """Close the case and give the conversation back to the assistant; returns the contact id."""
+        with self.store.session() as s:
+            escalation = s.get(Escalation, escalation_id)
+            if escalation is None or escalation.status == "resolved":
+                return None
+            escalation.status = "resolved"
+            escalation.resolved_at = utcnow()
+            s.execute(update(Contact).where(Contact.id == escalation.contact_id).values(state="bot"))
+            return escalation.contact_id
+
+    def due_for_renotify(self, minutes: int) -> list[Escalation]:
+        """Unclaimed high/imminent cases whose last notification is older than `minutes`."""
+        now = utcnow()
+        due = []
+        for escalation, _contact in self.queue():
+            if RANK[escalation.risk] < RANK["high"]:
+                continue
+            last = escalation.last_notified_at or escalation.opened_at
+            last = last.replace(tzinfo=now.tzinfo) if last.tzinfo is None else last
+            if (now - last).total_seconds() >= minutes * 60:
+                due.append(escalation)
+        return due
+
+    def mark_notified(self, escalation_id: int) -> None:
+        with self.store.session() as s:
+            s.execute(update(Escalation).where(Escalation.id == escalation_id).values(last_notified_at=utcnow()))

@@ -1,0 +1,209 @@
+"""The message pipeline: channel -> inbox -> safety -> handover state -> Rasa -> outbox -> channel.
+
+`accept()` stores a message and returns at once (so a channel can acknowledge it); `process()` does the
+rest in a worker. Whatever fails after the message is stored (Rasa down, a crash mid-way), the child
+gets a safe reply with 111 and the message is processed again when it can be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from bot.handover import Handover
+from bot.messages import InboundMessage, OutboundMessage
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.safety import Assessment, Screen
+from bot.store import Contact, Store
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+# Commands work on every channel (Telegram shows them in its menu; others can type them).
+COMMANDS = {"/start": "start", "/111": "hotline", "/xoa": "delete", "/xoá": "delete"}
+WORKERS = 4
+
+Notify = Callable[[str, dict], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: int | None  # None: a resend of a message already stored
+    contact: Contact
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message_id is None
+
+
+class Pipeline:
+    def __init__(
+        self, store: Store, screen: Screen, rasa: RasaClient, texts: Texts, handover: Handover,
+        notify: Notify | None = None,
+    ) -> None:
+        self.store = store
+        self.screen = screen
+        self.rasa = rasa
+        self.texts = texts
+        self.handover = handover
+        self._notify = notify
+        self._queues: list[asyncio.Queue[int]] = []
+        self._tasks: list[asyncio.Task] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._in_flight = 0
+
+    # -- intake ---------------------------------------------------------------------------------
+    def accept(self, inbound: InboundMessage) -> Accepted:
+        """Store the message (raises on database failure: the caller must not acknowledge then)."""
+        contact = self.store.contact(inbound.channel, inbound.user_id)
+        message = self.store.record_inbound(contact.id, inbound.text, inbound.dedupe_key)
+        if message is None:
+            return Accepted(None, contact)
+        self.enqueue(message.id, contact.id)
+        return Accepted(message.id, contact)
+
+    def enqueue(self, message_id: int, contact_id: int) -> None:
+        if not self._queues:
+            return  # not started (e.g. a test drives process() directly); the sweeper finds it later
+        # One queue per worker, chosen by contact: a child's messages are answered in order.
+        self._in_flight += 1
+        self._idle.clear()
+        self._queues[zlib.crc32(str(contact_id).encode()) % len(self._queues)].put_nowait(message_id)
+
+    # -- workers --------------------------------------------------------------------------------
+    def start(self, workers: int = WORKERS, sweep_interval_s: float = 5.0) -> None:
+        self._queues = [asyncio.Queue() for _ in range(workers)]
+        self._tasks = [asyncio.create_task(self._worker(q)) for q in self._queues]
+        self._tasks.append(asyncio.create_task(self._sweeper(sweep_interval_s)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks, self._queues = [], []
+
+    async def drained(self) -> None:
+        """Wait until every enqueued message has been processed (used by tests and shutdown)."""
+        await self._idle.wait()
+
+    async def _worker(self, queue: asyncio.Queue[int]) -> None:
+        while True:
+            message_id = await queue.get()
+            try:
+                await self.process(message_id)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the worker
+                log.exception("processing message %s failed; it stays in the inbox", message_id)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight <= 0:
+                    self._in_flight = 0
+                    self._idle.set()
+
+    async def _sweeper(self, interval_s: float) -> None:
+        """Re-queue messages left unanswered: after a restart, or once Rasa is back."""
+        first = True
+        while True:
+            try:
+                ids = self.store.unprocessed_inbound()
+                if ids and (first or await self.rasa.is_ready()):
+                    for message_id in ids:
+                        message = self.store.message(message_id)
+                        if message is not None and (first or message.status == "pending"):
+                            self.enqueue(message_id, message.contact_id)
+                first = False
+            except Exception:  # noqa: BLE001 - the database may be down; try again later
+                log.exception("inbox sweep failed")
+            await asyncio.sleep(interval_s)
+
+    # -- processing -----------------------------------------------------------------------------
+    async def process(self, message_id: int) -> list[OutboundMessage]:
+        message = self.store.message(message_id)
+        if message is None or message.status not in ("received", "pending"):
+            return []
+        contact = self.store.contact_by_id(message.contact_id)
+        if contact is None:
+            return []
+        if message.status == "pending":  # screened before; only Rasa's answer is missing
+            assessment = Assessment(message.risk or "none")
+            replies = await self._ask_rasa(contact, message.text, assessment, retry=True)
+        else:
+            replies = await self._first_pass(contact, message.id, message.text)
+        if replies is None:  # Rasa down: safe reply sent, message kept for later
+            self.store.set_inbound_result(message_id, "pending")
+            return []
+        self._deliver(contact.id, replies)
+        self.store.set_inbound_result(message_id, "processed")
+        return replies
+
+    async def _first_pass(self, contact: Contact, message_id: int, text: str) -> list[OutboundMessage] | None:
+        command = COMMANDS.get(text.strip().split(" ")[0].lower()) if text.startswith("/") else None
+        if command == "delete":
+            self.store.delete_contact(contact.id, actor=f"{contact.channel}:self")
+            # The contact is gone; the confirmation goes to a fresh, empty contact record.
+            fresh = self.store.contact(contact.channel, contact.external_id)
+            self._deliver(fresh.id, self.texts.render("utter_data_deleted"))
+            return []
+        history = self.store.recent_risks(contact.id, message_id)
+        assessment = self.screen.assess(text, history)
+        self.store.set_inbound_result(message_id, "received", assessment.risk, assessment.signals)
+        await self._publish("message", {"contact_id": contact.id, "message_id": message_id, "risk": assessment.risk})
+
+        if assessment.at_least("high"):
+            return await self._safety_reply(contact, assessment)
+        if command == "start":
+            return self.texts.render("utter_start")
+        if command == "hotline":
+            return self.texts.render("utter_hotline")
+        if contact.state != "bot":
+            # A person owns (or is about to own) this conversation: Rasa is not asked to reply.
+            return []
+        return await self._ask_rasa(contact, text, assessment)
+
+    async def _safety_reply(self, contact: Contact, assessment: Assessment) -> list[OutboundMessage]:
+        opened = self.handover.open_escalation(contact.id, assessment.risk, "safety", assessment.signals)
+        if opened.created or opened.raised:
+            await self._publish(
+                "escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk}
+            )
+        try:
+            await self.rasa.interrupt(str(contact.id))
+        except RasaUnavailable:
+            pass  # nothing to interrupt if Rasa is down; the reply does not depend on it
+        if contact.state == "human":
+            return []  # the counsellor sees the message, flagged, in the console
+        name = "utter_safety_imminent" if assessment.risk == "imminent" else "utter_safety_high"
+        replies = self.texts.render(name)
+        if not self.handover.is_open():
+            replies += self.texts.render("utter_handover_offline")
+        return replies
+
+    async def _ask_rasa(
+        self, contact: Contact, text: str, assessment: Assessment, retry: bool = False
+    ) -> list[OutboundMessage] | None:
+        try:
+            replies = await self.rasa.send(str(contact.id), text, {"risk": assessment.risk})
+        except RasaUnavailable as error:
+            log.warning("Rasa unavailable for contact %s: %s", contact.id, error)
+            if not retry:
+                self._deliver(contact.id, self.texts.render("utter_safe_fallback"))
+            return None
+        if not replies:
+            replies = self.texts.render("utter_default")
+        if assessment.risk == "concern" and not any("111" in reply.text for reply in replies):
+            replies += self.texts.render("utter_safety_concern_checkin")
+        return replies
+
+    def _deliver(self, contact_id: int, replies: list[OutboundMessage]) -> None:
+        for reply in replies:
+            self.store.queue_outbound(contact_id, reply.sender, reply.text, reply.buttons_as_dicts() or None)
+
+    async def _publish(self, kind: str, payload: dict) -> None:
+        if self._notify is None:
+            return
+        result = self._notify(kind, payload)
+        if asyncio.iscoroutine(result):
+            await result

@@ -1,0 +1,173 @@
+"""The deterministic safety screen: every inbound message passes here before (and without) Rasa.
+
+Input: the raw message text and the risk levels of the conversation's previous turns.
+Output: an `Assessment` (risk level + the signals that fired). No I/O, no model, no network: it cannot
+be down when Rasa is, and it answers in microseconds.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+
+from bot.nlu import normalize
+from bot.safety.patterns import CompiledPattern, combine, compile_pattern
+
+LEVELS = ("none", "concern", "high", "imminent")
+RANK = {level: i for i, level in enumerate(LEVELS)}
+LEXICON_FILE = Path(__file__).with_name("lexicon.yml")
+
+NEGATORS = frozenset({"khong", "chua", "chang", "cha", "deo", "dau", "ko", "kg"})
+NEGATION_WINDOW = 4
+# "khong ai can em" is not a negation of what follows it.
+NOT_NEGATING_NEXT = frozenset({"ai", "con", "nguoi"})
+# Words that place a plan in the near future ("tối nay", "bây giờ"): after a high-risk turn they
+# turn the conversation imminent.
+NEAR_TIME = re.compile(
+    r"(?:^| )(?:toi nay|dem nay|hom nay|bay gio|ngay bay gio|luc nay|chut nua|lat nua|sap|ngay mai|sang mai) "
+)
+_RUNS = re.compile(r"(.)\1+")
+_TOKEN_RE = re.compile(r"[^\W_]+|[\U0001F000-\U0001FAFF\u2600-\u27BF]", re.UNICODE)
+
+
+def _blank(match: re.Match[str]) -> str:
+    """Replace an idiom by as many '_' words, so word distances around it stay the same."""
+    found = match.group(0)
+    lead = " " if found.startswith(" ") else ""
+    return lead + "_ " * found.strip().count(" ") + "_ "
+
+
+def max_level(levels: Iterable[str]) -> str:
+    return max(levels, key=RANK.__getitem__, default="none")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    risk: str
+    signals: tuple[str, ...] = ()
+
+    def at_least(self, level: str) -> bool:
+        return RANK[self.risk] >= RANK[level]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"risk": self.risk, "signals": list(self.signals)}
+
+
+@dataclass(frozen=True)
+class Signal:
+    id: str
+    level: str
+    negatable: bool
+    patterns: tuple[CompiledPattern, ...]
+
+
+class Screen:
+    """Lexicon-driven risk screen over folded text, with idioms, negation and conversation context."""
+
+    def __init__(self, lexicon: dict) -> None:
+        self.accent_guards: dict[str, frozenset[str]] = {
+            folded: frozenset(unicodedata.normalize("NFC", s) for s in spellings)
+            for folded, spellings in (lexicon.get("accent_guards") or {}).items()
+        }
+        idioms = [compile_pattern(src) for src in lexicon.get("idioms") or []]
+        self.idioms = combine(idioms) if idioms else None
+        self.signals: list[Signal] = []
+        self._always: list[tuple[int, int]] = []  # (signal index, pattern index) with no anchor
+        self._by_anchor: dict[str, list[tuple[int, int]]] = {}
+        for entry in lexicon["signals"]:
+            if entry["level"] not in LEVELS[1:]:
+                raise ValueError(f"signal {entry['id']}: unknown level {entry['level']!r}")
+            patterns = tuple(compile_pattern(source) for source in entry["patterns"])
+            index = len(self.signals)
+            self.signals.append(Signal(entry["id"], entry["level"], bool(entry.get("negatable")), patterns))
+            for p_index, pattern in enumerate(patterns):
+                if not pattern.anchors:
+                    self._always.append((index, p_index))
+                for anchor in pattern.anchors:
+                    self._by_anchor.setdefault(anchor, []).append((index, p_index))
+        self._fold_token = lru_cache(maxsize=65536)(self._fold_token_uncached)
+        # The patterns a message can match, combined into one regex per signal, cached by the set.
+        self._combined = lru_cache(maxsize=4096)(self._combine_uncached)
+
+    def _combine_uncached(self, signal_index: int, pattern_indexes: tuple[int, ...]) -> re.Pattern[str]:
+        patterns = self.signals[signal_index].patterns
+        return combine([patterns[i] for i in pattern_indexes])
+
+    @classmethod
+    def from_file(cls, path: Path = LEXICON_FILE) -> Screen:
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    # -- folding --------------------------------------------------------------------------------
+    def _fold_token_uncached(self, raw: str) -> tuple[str, ...]:
+        words = normalize.fold_word(raw)
+        if len(words) == 1 and words[0] in self.accent_guards and not raw.isascii():
+            if _RUNS.sub(r"\1", raw) not in self.accent_guards[words[0]]:
+                return (words[0] + "'",)  # "từ" stays apart from "tự"/"tử"
+        return words
+
+    def fold(self, text: str) -> str:
+        """Folded text, every word followed by one space, idioms blanked to '_'."""
+        text = unicodedata.normalize("NFC", text).lower()
+        words = [w for raw in _TOKEN_RE.findall(text) for w in self._fold_token(raw)]
+        folded = " ".join(words) + " "
+        if self.idioms is not None:
+            folded = self.idioms.sub(_blank, folded)
+        return folded
+
+    # -- assessment -----------------------------------------------------------------------------
+    def assess_text(self, text: str) -> Assessment:
+        folded = self.fold(text)
+        candidates: dict[int, set[int]] = {}
+        for signal_index, pattern_index in self._always:
+            candidates.setdefault(signal_index, set()).add(pattern_index)
+        for word in set(folded.split()):
+            for signal_index, pattern_index in self._by_anchor.get(word, ()):
+                candidates.setdefault(signal_index, set()).add(pattern_index)
+        fired: dict[str, str] = {}
+        for signal_index, pattern_indexes in candidates.items():
+            signal = self.signals[signal_index]
+            regex = self._combined(signal_index, tuple(sorted(pattern_indexes)))
+            for match in regex.finditer(folded):
+                if signal.negatable and self._negated(folded, match.start()):
+                    fired.setdefault(signal.id, "concern")
+                    continue
+                fired[signal.id] = signal.level
+                break
+        if not fired:
+            return Assessment("none")
+        return Assessment(max_level(fired.values()), tuple(sorted(fired)))
+
+    @staticmethod
+    def _negated(folded: str, start: int) -> bool:
+        before = folded[:start].split()[-NEGATION_WINDOW:]
+        return any(
+            word in NEGATORS and (i + 1 == len(before) or before[i + 1] not in NOT_NEGATING_NEXT)
+            for i, word in enumerate(before)
+        )
+
+    def assess(self, text: str, history: Sequence[str] = ()) -> Assessment:
+        """Assess a message given the risk levels of the previous turns (oldest first)."""
+        current = self.assess_text(text)
+        recent = list(history)[-3:]
+        signals = list(current.signals)
+        risk = current.risk
+        elevated = sum(RANK[level] >= RANK["concern"] for level in recent)
+        previous = recent[-1] if recent else "none"
+        if RANK[previous] >= RANK["high"] and RANK[risk] < RANK["imminent"]:
+            if not signals and NEAR_TIME.search(self.fold(text)):
+                # "tối nay e sẽ đi" right after a disclosure: a plan for now.
+                risk, signals = "imminent", ["plan_after_risk"]
+            elif RANK[risk] < RANK[previous]:
+                # A child who has just disclosed high risk and then says "ko sao đâu" is still at risk.
+                risk, signals = previous, signals + ["follows_high_risk"]
+        elif risk == "concern" and elevated >= 2:
+            risk, signals = "high", signals + ["repeated_concern"]
+        elif risk == "none" and elevated >= 2:
+            risk, signals = "concern", signals + ["recent_concern"]
+        return Assessment(risk, tuple(signals))

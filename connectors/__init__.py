@@ -1,0 +1,1 @@
+"""Platform connectors: one module per platform, all behind the `Channel` interface in base.py."""
