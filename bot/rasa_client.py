@@ -52,10 +52,12 @@ class RasaClient:
         replies = await self._request("POST", "/webhooks/rest/webhook", json=body)
         messages = []
         for reply in replies or []:
-            text_part = reply.get("text")
             buttons = tuple(Button(b.get("title", ""), b.get("payload", "")) for b in reply.get("buttons") or ())
-            if text_part:
-                messages.append(OutboundMessage(text_part, buttons))
+            # A blank line separates messages (as in Rasa's own channels); buttons go with the last one.
+            parts = [p.strip() for p in (reply.get("text") or "").split("\n\n") if p.strip()]
+            messages.extend(
+                OutboundMessage(part, buttons if i == len(parts) - 1 else ()) for i, part in enumerate(parts)
+            )
         return messages
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
