@@ -19,6 +19,11 @@ class CompiledPattern:
     source: str
     body: str  # the regex without the leading word boundary, for combining patterns
     anchors: frozenset[str]  # empty: no cheap anchor, always tried
+    # For each mandatory element, the words one of which must occur: a cheap test before the regex.
+    required: tuple[frozenset[str], ...] = ()
+
+    def possible(self, words: set[str]) -> bool:
+        return all(not words.isdisjoint(options) for options in self.required)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -92,7 +97,8 @@ def _sequence_regex(seq: str) -> str:
 COMMON_WORDS = frozenset(
     "em minh toi con tao ban anh chi no khong dang bi co la di thi da roi voi cho de se muon lam nguoi "
     "va ma cung nay do kia qua lam thay noi bao hay moi nhu gi sao vay nua duoc ra vao len xuong tren "
-    "o mot cai nhung cac nhieu it rat that luon ay".split()
+    "o mot cai nhung cac nhieu it rat that luon ay tu so bat doi gap chuyen cao danh dang ai cua mat nao nha "
+    "mang gui tra trong day lai cong an nhan tien me dau ket tam cam lo tung video hoc truong lop gio".split()
 )
 
 
@@ -116,7 +122,7 @@ def _best_anchor(elements: list[str]) -> set[str] | None:
     options = [w for w in (_words_of(el) for el in elements) if w]
     if not options:
         return None
-    return min(options, key=lambda words: (bool(words & COMMON_WORDS), len(words)))
+    return min(options, key=lambda words: (len(words & COMMON_WORDS), len(words)))
 
 
 def compile_pattern(source: str) -> CompiledPattern:
@@ -124,5 +130,7 @@ def compile_pattern(source: str) -> CompiledPattern:
     # word boundary matches whole words only.
     body = _sequence_regex(source)
     re.compile(body)  # fail early, naming the pattern
-    anchors = _best_anchor(_elements(source)) or set()
-    return CompiledPattern(source, body, frozenset(anchors))
+    elements = _elements(source)
+    anchors = _best_anchor(elements) or set()
+    required = tuple(frozenset(w) for w in (_words_of(el) for el in elements) if w)
+    return CompiledPattern(source, body, frozenset(anchors), required)

@@ -126,9 +126,11 @@ class Screen:
         candidates: dict[int, set[int]] = {}
         for signal_index, pattern_index in self._always:
             candidates.setdefault(signal_index, set()).add(pattern_index)
-        for word in set(folded.split()):
+        words = set(folded.split())
+        for word in words:
             for signal_index, pattern_index in self._by_anchor.get(word, ()):
-                candidates.setdefault(signal_index, set()).add(pattern_index)
+                if self.signals[signal_index].patterns[pattern_index].possible(words):
+                    candidates.setdefault(signal_index, set()).add(pattern_index)
         fired: dict[str, str] = {}
         for signal_index, pattern_indexes in candidates.items():
             signal = self.signals[signal_index]
