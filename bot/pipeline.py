@@ -175,7 +175,12 @@ class Pipeline:
             pass  # nothing to interrupt if Rasa is down; the reply does not depend on it
         if contact.state == "human":
             return []  # the counsellor sees the message, flagged, in the console
-        name = "utter_safety_imminent" if assessment.risk == "imminent" else "utter_safety_high"
+        if assessment.risk == "imminent":
+            name = "utter_safety_imminent"
+        elif self.screen.is_abuse_only(assessment):
+            name = "utter_safety_abuse"  # no self-harm question for a child who is being exploited
+        else:
+            name = "utter_safety_high"
         replies = self.texts.render(name)
         if not self.handover.is_open():
             replies += self.texts.render("utter_handover_offline")

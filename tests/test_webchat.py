@@ -98,3 +98,13 @@ async def test_message_waiting_for_rasa_is_answered_when_rasa_is_back(
         fallback = [r.text for r in client.app[TEXTS].render("utter_safe_fallback")]
         assert texts[: len(fallback)] == fallback  # first the safe reply, at once
         assert len(texts) > len(fallback)  # then Rasa's real answer, once it was back
+
+
+async def test_abuse_disclosure_gets_the_abuse_reply_and_a_case(settings: Settings) -> None:
+    async with gateway(dead_rasa(settings)) as client:
+        replies = await chat(client, new_user(), "nó đòi e gửi thêm ảnh nóng ko thì tung lên mạng")
+        expected = [r.text for r in client.app[TEXTS].render("utter_safety_abuse")]
+        assert [r["text"] for r in replies][: len(expected)] == expected
+        assert "tự tử" not in " ".join(r["text"] for r in replies)
+        (case, _contact), = client.app[PIPELINE].handover.cases()
+        assert case.risk == "high" and "sextortion" in case.signals

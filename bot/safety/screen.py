@@ -65,6 +65,7 @@ class Signal:
     level: str
     negatable: bool
     patterns: tuple[CompiledPattern, ...]
+    reply: str = "risk"  # "abuse": harm by someone else (the reply differs from self-harm)
 
 
 class Screen:
@@ -85,7 +86,9 @@ class Screen:
                 raise ValueError(f"signal {entry['id']}: unknown level {entry['level']!r}")
             patterns = tuple(compile_pattern(source) for source in entry["patterns"])
             index = len(self.signals)
-            self.signals.append(Signal(entry["id"], entry["level"], bool(entry.get("negatable")), patterns))
+            self.signals.append(
+                Signal(entry["id"], entry["level"], bool(entry.get("negatable")), patterns, entry.get("reply", "risk"))
+            )
             for p_index, pattern in enumerate(patterns):
                 if not pattern.anchors:
                     self._always.append((index, p_index))
@@ -98,6 +101,11 @@ class Screen:
     def _combine_uncached(self, signal_index: int, pattern_indexes: tuple[int, ...]) -> re.Pattern[str]:
         patterns = self.signals[signal_index].patterns
         return combine([patterns[i] for i in pattern_indexes])
+
+    def is_abuse_only(self, assessment: Assessment) -> bool:
+        """True when every signal that fired is harm done by someone else (abuse, threats, grooming)."""
+        replies = {signal.reply for signal in self.signals if signal.id in assessment.signals}
+        return replies == {"abuse"}
 
     @classmethod
     def from_file(cls, path: Path = LEXICON_FILE) -> Screen:
