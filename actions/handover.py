@@ -22,7 +22,9 @@ class ActionRequestHuman(Action):
         contact = contact_id(tracker.sender_id)
         if contact is not None:
             risk = (tracker.latest_message.get("metadata") or {}).get("risk", "none")
-            svc.handover.open_escalation(contact, risk if risk != "none" else "concern", "request_human")
+            opened = svc.handover.open_escalation(contact, risk, "request_human")
+            if opened.created or opened.raised:
+                await svc.announce_case(opened.escalation.id, opened.escalation.risk)
         response = "utter_request_human" if svc.handover.is_open() else "utter_handover_offline"
         dispatcher.utter_message(response=response)
         return [ActiveLoop(None), SlotSet("requested_slot", None)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.config import Settings, load_settings
+from bot.events import RedisRelay
 from bot.handover import Handover
 from bot.store import Store
 
@@ -15,13 +16,19 @@ class Services:
     settings: Settings
     store: Store
     handover: Handover
+    relay: RedisRelay | None  # tells the gateways' consoles at once when a case opens here
+
+    async def announce_case(self, escalation_id: int, risk: str) -> None:
+        if self.relay is not None:
+            await self.relay.publish("escalation", {"escalation_id": escalation_id, "risk": risk})
 
 
 @lru_cache(maxsize=1)
 def services() -> Services:
     settings = load_settings()
     store = Store.open(settings.database_url)
-    return Services(settings, store, Handover(store, settings))
+    relay = RedisRelay(settings.redis_url) if settings.redis_url else None
+    return Services(settings, store, Handover(store, settings), relay)
 
 
 def contact_id(sender_id: str) -> int | None:

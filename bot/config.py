@@ -21,6 +21,8 @@ DEFAULT_CONFIG_FILE = PROJECT_ROOT / "settings.yml"
 class Settings:
     # storage
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
+    # optional: relays live events between processes (action server -> console); empty = off
+    redis_url: str = ""
     # Rasa and the action server (both on loopback by default)
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 10.0
