@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from aiohttp import web
 
 from bot.config import Settings, load_settings
-from bot.events import EventHub
+from bot.events import EventHub, RedisRelay
 from bot.handover import Handover
 from bot.messages import InboundMessage
 from bot.outbox import OutboxWorker
@@ -52,7 +53,10 @@ def build_app(settings: Settings, store: Store | None = None) -> web.Application
     events = EventHub()
     handover = Handover(store, settings)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
-    pipeline = Pipeline(store, Screen.from_file(), rasa, texts, handover, notify=events.publish)
+    # With Redis, every event goes through it, so gateways and the action server see the same stream.
+    relay = RedisRelay(settings.redis_url, events) if settings.redis_url else None
+    notify = relay.publish if relay else events.publish
+    pipeline = Pipeline(store, Screen.from_file(), rasa, texts, handover, notify=notify)
     channels = build_channels(settings, pipeline, store, texts)
     outbox = OutboxWorker(store, channels)
 
@@ -64,6 +68,8 @@ def build_app(settings: Settings, store: Store | None = None) -> web.Application
     app.router.add_get("/healthz", _health)
 
     async def on_startup(_app: web.Application) -> None:
+        if relay:
+            await relay.start()
         for channel in channels.values():
             await channel.start()
         pipeline.start()
@@ -75,10 +81,34 @@ def build_app(settings: Settings, store: Store | None = None) -> web.Application
         for channel in channels.values():
             await channel.stop()
         await rasa.close()
+        if relay:
+            await relay.close()
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
+    app.cleanup_ctx.append(_retention(store, settings.retention_days))
     return app
+
+
+def _retention(store: Store, days: int):  # noqa: ANN202 - an aiohttp cleanup context
+    """Delete messages older than the retention limit, at start-up and then daily."""
+
+    async def context(_app: web.Application):  # noqa: ANN202
+        async def purge_daily() -> None:
+            while True:
+                try:
+                    removed = await asyncio.to_thread(store.purge_older_than, days)
+                    if removed:
+                        log.info("retention: deleted %d messages older than %d days", removed, days)
+                except Exception:  # noqa: BLE001 - retry tomorrow; never take the gateway down
+                    log.exception("retention purge failed")
+                await asyncio.sleep(24 * 3600)
+
+        task = asyncio.create_task(purge_daily())
+        yield
+        task.cancel()
+
+    return context
 
 
 async def _health(request: web.Request) -> web.Response:
