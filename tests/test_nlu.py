@@ -98,3 +98,9 @@ def test_heldout_macro_f1_floor(heldout_scores: dict, variant: str) -> None:
 # Floors a little under the measured figures in the README, so that a regression fails the build.
 MACRO_F1_FLOOR = 0.85
 PER_INTENT_FLOOR = 0.6
+
+
+def test_underthesea_mode_uses_word_tokenize_on_accented_text() -> None:
+    accented, plain = rasa_tokenize(["có người lạ nhắn tin làm quen", "co nguoi la nhan tin lam quen"], "underthesea")
+    assert {"nhan_tin", "lam_quen"} <= {t[0] for t in accented}  # underthesea's segmentation
+    assert {"co", "nguoi", "la", "nhan", "tin"} <= {t[0] for t in plain}  # syllables always there
