@@ -22,9 +22,6 @@ class CompiledPattern:
     # For each mandatory element, the words one of which must occur: a cheap test before the regex.
     required: tuple[frozenset[str], ...] = ()
 
-    def possible(self, words: set[str]) -> bool:
-        return all(not words.isdisjoint(options) for options in self.required)
-
     @property
     def regex(self) -> re.Pattern[str]:
         return combine([self])

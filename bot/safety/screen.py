@@ -76,11 +76,15 @@ class Screen:
             folded: frozenset(unicodedata.normalize("NFC", s) for s in spellings)
             for folded, spellings in (lexicon.get("accent_guards") or {}).items()
         }
-        idioms = [compile_pattern(src) for src in lexicon.get("idioms") or []]
-        self.idioms = combine(idioms) if idioms else None
+        self.idioms = tuple(compile_pattern(src) for src in lexicon.get("idioms") or [])
+        self._idiom_anchors: dict[str, list[int]] = {}
+        for index, idiom in enumerate(self.idioms):
+            for anchor in idiom.anchors or {""}:  # "" = no anchor: always tried
+                self._idiom_anchors.setdefault(anchor, []).append(index)
         self.signals: list[Signal] = []
         self._always: list[tuple[int, int]] = []  # (signal index, pattern index) with no anchor
-        self._by_anchor: dict[str, list[tuple[int, int]]] = {}
+        # anchor word -> (signal index, pattern index, the pattern's required word sets)
+        self._by_anchor: dict[str, list[tuple[int, int, tuple[frozenset[str], ...]]]] = {}
         for entry in lexicon["signals"]:
             if entry["level"] not in LEVELS[1:]:
                 raise ValueError(f"signal {entry['id']}: unknown level {entry['level']!r}")
@@ -93,10 +97,11 @@ class Screen:
                 if not pattern.anchors:
                     self._always.append((index, p_index))
                 for anchor in pattern.anchors:
-                    self._by_anchor.setdefault(anchor, []).append((index, p_index))
+                    self._by_anchor.setdefault(anchor, []).append((index, p_index, pattern.required))
         self._fold_token = lru_cache(maxsize=65536)(self._fold_token_uncached)
         # The patterns a message can match, combined into one regex per signal, cached by the set.
         self._combined = lru_cache(maxsize=4096)(self._combine_uncached)
+        self._combined_idioms = lru_cache(maxsize=1024)(lambda ids: combine([self.idioms[i] for i in ids]))
 
     def _combine_uncached(self, signal_index: int, pattern_indexes: tuple[int, ...]) -> re.Pattern[str]:
         patterns = self.signals[signal_index].patterns
@@ -124,8 +129,11 @@ class Screen:
         text = unicodedata.normalize("NFC", text).lower()
         words = [w for raw in _TOKEN_RE.findall(text) for w in self._fold_token(raw)]
         folded = " ".join(words) + " "
-        if self.idioms is not None:
-            folded = self.idioms.sub(_blank, folded)
+        candidates = set(self._idiom_anchors.get("", ()))
+        for word in words:
+            candidates.update(self._idiom_anchors.get(word, ()))
+        if candidates:
+            folded = self._combined_idioms(tuple(sorted(candidates))).sub(_blank, folded)
         return folded
 
     # -- assessment -----------------------------------------------------------------------------
@@ -136,8 +144,9 @@ class Screen:
             candidates.setdefault(signal_index, set()).add(pattern_index)
         words = set(folded.split())
         for word in words:
-            for signal_index, pattern_index in self._by_anchor.get(word, ()):
-                if self.signals[signal_index].patterns[pattern_index].possible(words):
+            for signal_index, pattern_index, required in self._by_anchor.get(word, ()):
+                # Cheap test before any regex: every mandatory part of the pattern has a word here.
+                if all(not words.isdisjoint(options) for options in required):
                     candidates.setdefault(signal_index, set()).add(pattern_index)
         fired: dict[str, str] = {}
         for signal_index, pattern_indexes in candidates.items():
