@@ -22,10 +22,6 @@ class CompiledPattern:
     # For each mandatory element, the words one of which must occur: a cheap test before the regex.
     required: tuple[frozenset[str], ...] = ()
 
-    @property
-    def regex(self) -> re.Pattern[str]:
-        return combine([self])
-
 
 def combine(patterns: list[CompiledPattern]) -> re.Pattern[str]:
     """One regex matching any of the patterns at a word start."""
