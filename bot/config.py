@@ -55,6 +55,7 @@ class Settings:
     zalo_bot_token: str = ""
     zalo_bot_webhook_secret: str = ""
     zalo_bot_api_base_url: str = ""  # from the Zalo Bot platform docs; no default is guessed
+    zalo_bot_webhook_url: str = ""  # public https URL of /zalo/bot/webhook; set: setWebhook at start
     # console
     session_secret: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -22,7 +22,10 @@ from bot.safety import Screen
 from bot.store import Store
 from bot.texts import Texts
 from connectors.base import Channel, IntakeResult
+from connectors.telegram import TelegramChannel
 from connectors.webchat import WebChat
+from connectors.zalo_bot import ZaloBotChannel
+from connectors.zalo_oa import ZaloOAChannel
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,13 @@ def build_channels(settings: Settings, pipeline: Pipeline, store: Store, texts: 
         return texts.render("utter_safe_fallback")
 
     channels: dict[str, Channel] = {"webchat": WebChat(intake, store, safe_reply, settings.max_message_chars)}
+    # Each platform starts only when its token is configured (from_settings returns None otherwise).
+    platforms = (
+        TelegramChannel.from_settings(settings, intake, safe_reply, texts),
+        ZaloOAChannel.from_settings(settings, intake, safe_reply, texts, store),
+        ZaloBotChannel.from_settings(settings, intake, safe_reply, texts, store),
+    )
+    channels.update({platform.name: platform for platform in platforms if platform is not None})
     return channels
 
 
