@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from bot.config import Settings, load_settings
+from bot.console import setup_console
 from bot.events import EventHub, RedisRelay
 from bot.handover import Handover
 from bot.messages import InboundMessage
@@ -76,6 +77,8 @@ def build_app(settings: Settings, store: Store | None = None) -> web.Application
     for channel in channels.values():
         app.router.add_routes(channel.routes())
     app.router.add_get("/healthz", _health)
+    # The counsellors' console (/console) and its background tasks (live re-check, re-notification).
+    setup_console(app, settings, store, handover, rasa, texts, events, notify, channels.get("telegram"))
 
     async def on_startup(_app: web.Application) -> None:
         if relay:

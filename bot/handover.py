@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.safety import RANK
-from bot.store import Contact, Escalation, Store, utcnow
+from bot.store import Contact, Escalation, Message, Store, utcnow
 
 OPEN_STATES = ("open", "claimed")
 _RISK_ORDER = case({"imminent": 3, "high": 2, "concern": 1}, value=Escalation.risk, else_=0)
@@ -113,6 +113,32 @@ class Handover:
                 s.scalars(select(Escalation).where(Escalation.contact_id == contact_id).order_by(Escalation.id))
             )
 
+    def context_minutes(self, contact_id: int, limit: float) -> float:
+        """How far back (minutes) earlier turns colour the safety screen's reading: at most `limit`, and
+        never before a counsellor last handed the conversation back (the person has judged it since)."""
+        with self.store.session() as s:
+            handed_back = s.scalar(select(func.max(Escalation.resolved_at)).where(Escalation.contact_id == contact_id))
+        if handed_back is None:
+            return limit
+        handed_back = handed_back if handed_back.tzinfo else handed_back.replace(tzinfo=utcnow().tzinfo)
+        return max(0.0, min(limit, (utcnow() - handed_back).total_seconds() / 60))
+
+    def first_message_while_waiting(self, contact_id: int, message_id: int) -> bool:
+        """Is this the child's first message since their case opened, with nobody on it yet?"""
+        with self.store.session() as s:
+            opened_at = s.scalar(
+                select(Escalation.opened_at).where(Escalation.contact_id == contact_id, Escalation.status == "open")
+            )
+            if opened_at is None:
+                return False
+            earlier = s.scalar(
+                select(func.count()).select_from(Message).where(
+                    Message.contact_id == contact_id, Message.direction == "in", Message.id < message_id,
+                    Message.created_at >= opened_at,
+                )
+            )
+            return earlier == 0
+
     def claim(self, escalation_id: int, counsellor_id: int) -> bool:
         """Claim an open case; True for exactly one of any number of concurrent callers."""
         with self.store.session() as s:
@@ -166,6 +192,17 @@ class Handover:
                 due.append(escalation)
         return due
 
-    def mark_notified(self, escalation_id: int) -> None:
+    def mark_notified(self, escalation_id: int, due_after_minutes: int | None = None) -> bool:
+        """Record a notification. With `due_after_minutes`, only while the case is still unclaimed and due:
+        of several gateways re-notifying at once, exactly one gets True."""
+        now = utcnow()
+        query = update(Escalation).where(Escalation.id == escalation_id)
+        if due_after_minutes is not None:
+            cutoff = now - timedelta(minutes=due_after_minutes)
+            query = query.where(
+                Escalation.status == "open",
+                or_(Escalation.last_notified_at <= cutoff,
+                    and_(Escalation.last_notified_at.is_(None), Escalation.opened_at <= cutoff)),
+            )
         with self.store.session() as s:
-            s.execute(update(Escalation).where(Escalation.id == escalation_id).values(last_notified_at=utcnow()))
+            return s.execute(query.values(last_notified_at=now)).rowcount == 1

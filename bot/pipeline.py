@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Commands work on every channel (Telegram shows them in its menu; others can type them).
 COMMANDS = {"/start": "start", "/111": "hotline", "/xoa": "delete", "/xoá": "delete"}
 WORKERS = 4
+RISK_CONTEXT_MINUTES = 60  # earlier turns within this time colour how a message is read
 
 Notify = Callable[[str, dict], Awaitable[None] | None]
 
@@ -127,7 +128,9 @@ class Pipeline:
         contact = self.store.contact_by_id(message.contact_id)
         if contact is None:
             return []
-        if message.status == "pending":  # screened before; only Rasa's answer is missing
+        if message.status == "pending" and contact.state != "bot":
+            replies = []  # it waited for Rasa, but a person has the conversation now: Rasa is not asked
+        elif message.status == "pending":  # screened before; only Rasa's answer is missing
             assessment = Assessment(message.risk or "none")
             replies = await self._ask_rasa(contact, message.text, assessment, retry=True)
         else:
@@ -147,23 +150,30 @@ class Pipeline:
             fresh = self.store.contact(contact.channel, contact.external_id)
             self._deliver(fresh.id, self.texts.render("utter_data_deleted"))
             return []
-        history = self.store.recent_risks(contact.id, message_id)
+        window = self.handover.context_minutes(contact.id, RISK_CONTEXT_MINUTES)
+        history = self.store.recent_risks(contact.id, message_id, within_minutes=window)
         assessment = self.screen.assess(text, history)
         self.store.set_inbound_result(message_id, "received", assessment.risk, assessment.signals)
         await self._publish("message", {"contact_id": contact.id, "message_id": message_id, "risk": assessment.risk})
 
         if assessment.at_least("high"):
-            return await self._safety_reply(contact, assessment)
+            return await self._safety_reply(contact, assessment, message_id)
         if command == "start":
             return self.texts.render("utter_start")
         if command == "hotline":
             return self.texts.render("utter_hotline")
         if contact.state != "bot":
             # A person owns (or is about to own) this conversation: Rasa is not asked to reply.
-            return []
+            return self._waiting_notice(contact, message_id)
         return await self._ask_rasa(contact, text, assessment)
 
-    async def _safety_reply(self, contact: Contact, assessment: Assessment) -> list[OutboundMessage]:
+    def _waiting_notice(self, contact: Contact, message_id: int) -> list[OutboundMessage]:
+        """A child waiting for a counsellor is told so once per case, rather than met with silence."""
+        if contact.state != "waiting_human" or not self.handover.first_message_while_waiting(contact.id, message_id):
+            return []
+        return self.texts.render("utter_handover_waiting" if self.handover.is_open() else "utter_handover_offline")
+
+    async def _safety_reply(self, contact: Contact, assessment: Assessment, message_id: int) -> list[OutboundMessage]:
         opened = self.handover.open_escalation(contact.id, assessment.risk, "safety", assessment.signals)
         if opened.created or opened.raised:
             await self._publish(
@@ -175,6 +185,9 @@ class Pipeline:
             pass  # nothing to interrupt if Rasa is down; the reply does not depend on it
         if contact.state == "human":
             return []  # the counsellor sees the message, flagged, in the console
+        if contact.state == "waiting_human" and not (opened.created or opened.raised):
+            # Already given this level's reply and waiting for a person: not the same question again.
+            return self._waiting_notice(contact, message_id)
         if assessment.risk == "imminent":
             name = "utter_safety_imminent"
         elif self.screen.is_abuse_only(assessment):
