@@ -101,3 +101,11 @@ def test_cli_contract_one_json_object_per_line() -> None:
     assert len(outputs) == len(lines)
     assert [o["risk"] for o in outputs] == ["high", "none", "none", "concern"]
     assert all(set(o) == {"risk", "signals"} and isinstance(o["signals"], list) for o in outputs)
+
+
+def test_second_set_floors() -> None:
+    """tests/data/safety_holdout.tsv: written by another helper, used once for error analysis (README)."""
+    report = evaluate(Screen.from_file(), load_rows(DATA / "safety_holdout.tsv"))
+    assert report.total >= 200
+    assert report.recall_high_or_above >= 0.85
+    assert report.false_high_rate <= 0.03
