@@ -55,7 +55,7 @@ class Pipeline:
         self._tasks: list[asyncio.Task] = []
         self._idle = asyncio.Event()
         self._idle.set()
-        self._in_flight = 0
+        self._queued: set[int] = set()  # message ids waiting in a queue or being processed
 
     # -- intake ---------------------------------------------------------------------------------
     def accept(self, inbound: InboundMessage) -> Accepted:
@@ -70,8 +70,10 @@ class Pipeline:
     def enqueue(self, message_id: int, contact_id: int) -> None:
         if not self._queues:
             return  # not started (e.g. a test drives process() directly); the sweeper finds it later
+        if message_id in self._queued:
+            return
         # One queue per worker, chosen by contact: a child's messages are answered in order.
-        self._in_flight += 1
+        self._queued.add(message_id)
         self._idle.clear()
         self._queues[zlib.crc32(str(contact_id).encode()) % len(self._queues)].put_nowait(message_id)
 
@@ -99,23 +101,28 @@ class Pipeline:
             except Exception:  # noqa: BLE001 - one bad message must not stop the worker
                 log.exception("processing message %s failed; it stays in the inbox", message_id)
             finally:
-                self._in_flight -= 1
-                if self._in_flight <= 0:
-                    self._in_flight = 0
+                self._queued.discard(message_id)
+                if not self._queued:
                     self._idle.set()
 
     async def _sweeper(self, interval_s: float) -> None:
-        """Re-queue messages left unanswered: after a restart, or once Rasa is back."""
-        first = True
+        """Re-queue messages left unanswered: after a restart or a failed attempt (status `received`,
+        at once), or waiting for Rasa (status `pending`, once Rasa is back)."""
         while True:
             try:
-                ids = self.store.unprocessed_inbound()
-                if ids and (first or await self.rasa.is_ready()):
-                    for message_id in ids:
-                        message = self.store.message(message_id)
-                        if message is not None and (first or message.status == "pending"):
-                            self.enqueue(message_id, message.contact_id)
-                first = False
+                rasa_ready: bool | None = None
+                for message_id in self.store.unprocessed_inbound():
+                    if message_id in self._queued:
+                        continue
+                    message = self.store.message(message_id)
+                    if message is None:
+                        continue
+                    if message.status == "pending":
+                        if rasa_ready is None:
+                            rasa_ready = await self.rasa.is_ready()
+                        if not rasa_ready:
+                            continue
+                    self.enqueue(message_id, message.contact_id)
             except Exception:  # noqa: BLE001 - the database may be down; try again later
                 log.exception("inbox sweep failed")
             await asyncio.sleep(interval_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from bot.config import Settings
@@ -108,3 +109,29 @@ async def test_abuse_disclosure_gets_the_abuse_reply_and_a_case(settings: Settin
         assert "tự tử" not in " ".join(r["text"] for r in replies)
         (case, _contact), = client.app[PIPELINE].handover.cases()
         assert case.risk == "high" and "sextortion" in case.signals
+
+
+async def test_a_failed_attempt_is_retried_by_the_sweeper(settings: Settings) -> None:
+    async with gateway(dead_rasa(settings)) as client:
+        pipeline = client.app[PIPELINE]
+        real_assess = pipeline.screen.assess
+        calls = []
+
+        def fails_once(text: str, history=()):  # noqa: ANN001, ANN202 - an injected transient fault
+            calls.append(text)
+            if len(calls) == 1:
+                raise RuntimeError("transient fault")
+            return real_assess(text, history)
+
+        pipeline.screen.assess = fails_once
+        user = new_user()
+        response = await client.post("/webchat/api/messages", json={"user": user, "text": "ko muon song nua"})
+        assert response.status == 202
+        for _ in range(100):  # the sweeper runs every 5 s
+            response = await client.get("/webchat/api/messages", params={"user": user, "after": "0"})
+            replies = [m for m in (await response.json())["messages"] if m["from"] != "child"]
+            if replies:
+                break
+            await asyncio.sleep(0.1)
+        assert len(calls) == 2
+        assert any("111" in r["text"] for r in replies)
