@@ -20,3 +20,6 @@ def test_conversation_stories_pass(model_path: Path, tmp_path: Path) -> None:
     details = failed.read_text(encoding="utf-8") if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]
     assert result.returncode == 0, details
     assert "None of the test stories failed" in details
+    # The report form's stories (report_form.yml) reach both ends of the form.
+    report = (tmp_path / "story_report.json").read_text(encoding="utf-8")
+    assert '"action_submit_report"' in report and '"action_cancel_report"' in report

@@ -1,40 +1,22 @@
-"""The report form with the real Rasa: its conversation tests, and whole reports through the local web chat
-(gateway -> safety screen -> Rasa -> action server -> the same database)."""
+"""The report form with the real Rasa (its conversation stories run in test_conversations.py): whole reports
+through the local web chat (gateway -> safety screen -> Rasa -> action server -> the same database)."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
-from pathlib import Path
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.gateway import HANDOVER, STORE, TEXTS
 from bot.store import Escalation, Report
 from tests.conftest import RasaServer
 from tests.helpers import chat, gateway, new_user
 
-STORIES = PROJECT_ROOT / "tests" / "conversation_tests" / "report_form.yml"
 CODE_RE = re.compile(r"BC-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}")
-
-
-def test_report_form_conversation_tests(model_path: Path, tmp_path: Path) -> None:
-    """Happy path, skip, correction, cancel, back, interruption: the assistant's every next action."""
-    result = subprocess.run(
-        [str(PROJECT_ROOT / "bin" / "rasa"), "test", "core", "--stories", str(STORIES), "--model", str(model_path),
-         "--endpoints", str(PROJECT_ROOT / "endpoints.yml"), "--out", str(tmp_path), "--fail-on-prediction-errors"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
-    )
-    failed = tmp_path / "failed_test_stories.yml"
-    details = failed.read_text(encoding="utf-8") if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.returncode == 0, details
-    assert "None of the test stories failed" in details
-    report = (tmp_path / "story_report.json").read_text(encoding="utf-8")
-    assert '"action_submit_report"' in report and '"action_cancel_report"' in report
 
 
 class Reporter:
