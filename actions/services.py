@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.bridge.notices import HandoverNotices
 from bot.config import Settings, load_settings
 from bot.events import RedisRelay
 from bot.handover import Handover
 from bot.store import Store
+from bot.texts import Texts
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,14 @@ class Services:
     store: Store
     handover: Handover
     relay: RedisRelay | None  # tells the gateways' consoles at once when a case opens here
+    texts: Texts
+    notices: HandoverNotices
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, relay: RedisRelay | None = None) -> Services:
+        handover = Handover(store, settings)
+        texts = Texts.from_domain(settings.domain_file)
+        return cls(settings, store, handover, relay, texts, HandoverNotices(texts, handover))
 
     async def announce_case(self, escalation_id: int, risk: str) -> None:
         if self.relay is not None:
@@ -28,7 +38,7 @@ def services() -> Services:
     settings = load_settings()
     store = Store.open(settings.database_url)
     relay = RedisRelay(settings.redis_url) if settings.redis_url else None
-    return Services(settings, store, Handover(store, settings), relay)
+    return Services.build(settings, store, relay)
 
 
 def contact_id(sender_id: str) -> int | None:

@@ -39,6 +39,11 @@ class Settings:
     opening_days: str = "1-5"  # ISO weekdays, Monday = 1
     timezone: str = "Asia/Ho_Chi_Minh"
     escalation_renotify_minutes: int = 5
+    # In opening hours the child is told "a counsellor is being called" only when one can answer: a console
+    # signed in and seen within counsellor_presence_minutes, or an on-call rota that covers the opening
+    # hours (on_call_during_hours: true). Otherwise the child hears the truth: nobody is online yet.
+    on_call_during_hours: bool = False
+    counsellor_presence_minutes: int = 10
     # privacy
     retention_days: int = 365
     # platforms (all optional; a channel without its token is simply not started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
@@ -19,9 +20,18 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.safety import RANK
-from bot.store import Contact, Escalation, Message, Store, utcnow
+from bot.store import Contact, Escalation, Store, utcnow
+from bot.store.models import Bridge, ConsoleSession, ContactState
 
 OPEN_STATES = ("open", "claimed")
+
+
+class Duty(StrEnum):
+    """Can a person answer the child now? Decides which handover notice is true."""
+
+    ON_DUTY = "on_duty"  # opening hours and a counsellor signed in (or an on-call rota)
+    NOBODY_ONLINE = "nobody_online"  # opening hours, but no console is signed in
+    CLOSED = "closed"  # outside the centre's opening hours
 _RISK_ORDER = case({"imminent": 3, "high": 2, "concern": 1}, value=Escalation.risk, else_=0)
 
 
@@ -44,6 +54,36 @@ class Handover:
         start, end = self.settings.opening_window()
         return local.isoweekday() in self.settings.opening_weekdays() and start <= local.time() < end
 
+    def duty(self, now: datetime | None = None) -> Duty:
+        now = now or utcnow()
+        if not self.is_open(now):
+            return Duty.CLOSED
+        if self.settings.on_call_during_hours or self.counsellors_signed_in(now):
+            return Duty.ON_DUTY
+        return Duty.NOBODY_ONLINE
+
+    def counsellors_signed_in(self, now: datetime | None = None) -> int:
+        """Consoles seen recently (an open console re-checks its session every minute)."""
+        since = (now or utcnow()) - timedelta(minutes=self.settings.counsellor_presence_minutes)
+        with self.store.session() as s:
+            signed_in = func.count(func.distinct(ConsoleSession.counsellor_id))
+            return s.scalar(select(signed_in).where(ConsoleSession.last_seen_at >= since)) or 0
+
+    def next_opening(self, now: datetime | None = None) -> datetime:
+        """When the centre next opens (local time); `now` itself when it is open."""
+        local = (now or utcnow()).astimezone(ZoneInfo(self.settings.timezone))
+        start, end = self.settings.opening_window()
+        days = self.settings.opening_weekdays()
+        for offset in range(8):
+            day = (local + timedelta(days=offset)).date()
+            if day.isoweekday() not in days:
+                continue
+            opens = datetime.combine(day, start, tzinfo=local.tzinfo)
+            if offset == 0 and local.time() >= end:
+                continue
+            return max(opens, local)
+        return local  # no opening day configured: nothing better to say than "now"
+
     # -- escalations ----------------------------------------------------------------------------
     def open_escalation(
         self, contact_id: int, risk: str, reason: str, signals: Sequence[str] = (), report_id: int | None = None
@@ -61,6 +101,9 @@ class Handover:
                 existing.signals = json.dumps(merged, ensure_ascii=False)
                 if report_id and not existing.report_id:
                     existing.report_id = report_id
+                contact = s.get(Contact, contact_id)
+                if contact is not None and contact.state == ContactState.BOT:
+                    contact.state = ContactState.WAITING_HUMAN  # had left the queue; back in it
                 return Opened(existing, created=False, raised=raised)
         try:
             with self.store.session() as s:
@@ -70,8 +113,8 @@ class Handover:
                 )
                 s.add(escalation)
                 contact = s.get(Contact, contact_id)
-                if contact is not None and contact.state == "bot":
-                    contact.state = "waiting_human"
+                if contact is not None and contact.state == ContactState.BOT:
+                    contact.state = ContactState.WAITING_HUMAN
                 return Opened(escalation, created=True, raised=False)
         except IntegrityError:  # opened at the same moment by another process: use that one
             return self.open_escalation(contact_id, risk, reason, signals, report_id)
@@ -123,21 +166,21 @@ class Handover:
         handed_back = handed_back if handed_back.tzinfo else handed_back.replace(tzinfo=utcnow().tzinfo)
         return max(0.0, min(limit, (utcnow() - handed_back).total_seconds() / 60))
 
-    def first_message_while_waiting(self, contact_id: int, message_id: int) -> bool:
-        """Is this the child's first message since their case opened, with nobody on it yet?"""
+    def leave_queue(self, contact_id: int) -> Escalation | None:
+        """The child no longer wants to wait. A case at concern or below closes; a high or imminent one stays
+        open for a counsellor to follow up (the child was told so), but the assistant answers meanwhile.
+        Returns the case as it now is, or None when nothing was waiting."""
         with self.store.session() as s:
-            opened_at = s.scalar(
-                select(Escalation.opened_at).where(Escalation.contact_id == contact_id, Escalation.status == "open")
+            case = s.scalar(
+                select(Escalation).where(Escalation.contact_id == contact_id, Escalation.status == "open")
             )
-            if opened_at is None:
-                return False
-            earlier = s.scalar(
-                select(func.count()).select_from(Message).where(
-                    Message.contact_id == contact_id, Message.direction == "in", Message.id < message_id,
-                    Message.created_at >= opened_at,
-                )
-            )
-            return earlier == 0
+            if case is None:
+                return None
+            if RANK[case.risk] < RANK["high"]:
+                case.status = "resolved"
+                case.resolved_at = utcnow()
+            s.execute(update(Contact).where(Contact.id == contact_id).values(state=ContactState.BOT))
+            return case
 
     def claim(self, escalation_id: int, counsellor_id: int) -> bool:
         """Claim an open case; True for exactly one of any number of concurrent callers."""
@@ -150,7 +193,9 @@ class Handover:
             if result.rowcount != 1:
                 return False
             contact_id = s.scalar(select(Escalation.contact_id).where(Escalation.id == escalation_id))
-            s.execute(update(Contact).where(Contact.id == contact_id).values(state="human"))
+            s.execute(update(Contact).where(Contact.id == contact_id).values(state=ContactState.HUMAN))
+            # The person takes it from here: no safety question or exercise of the assistant's is pending.
+            s.execute(update(Bridge).where(Bridge.contact_id == contact_id).values(question="", flow="", step=0))
             return True
 
     def take_next(self, counsellor_id: int) -> Escalation | None:
@@ -176,7 +221,7 @@ class Handover:
                 return None
             escalation.status = "resolved"
             escalation.resolved_at = utcnow()
-            s.execute(update(Contact).where(Contact.id == escalation.contact_id).values(state="bot"))
+            s.execute(update(Contact).where(Contact.id == escalation.contact_id).values(state=ContactState.BOT))
             return escalation.contact_id
 
     def due_for_renotify(self, minutes: int) -> list[Escalation]:

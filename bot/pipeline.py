@@ -13,11 +13,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from bot.handover import Handover
+from bot.bridge import Bridge, Turn
+from bot.handover import Handover, Opened
 from bot.messages import InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import Assessment, Screen
-from bot.store import Contact, Store
+from bot.store import Contact, ContactState, Store
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Pipeline:
         self.rasa = rasa
         self.texts = texts
         self.handover = handover
+        self.bridge = Bridge(store, handover, texts, screen)
         self._notify = notify
         self._queues: list[asyncio.Queue[int]] = []
         self._tasks: list[asyncio.Task] = []
@@ -135,7 +137,7 @@ class Pipeline:
         contact = self.store.contact_by_id(message.contact_id)
         if contact is None:
             return []
-        if message.status == "pending" and contact.state != "bot":
+        if message.status == "pending" and contact.state == ContactState.HUMAN:
             replies = []  # it waited for Rasa, but a person has the conversation now: Rasa is not asked
         elif message.status == "pending":  # screened before; only Rasa's answer is missing
             assessment = Assessment(message.risk or "none")
@@ -163,48 +165,40 @@ class Pipeline:
         self.store.set_inbound_result(message_id, "received", assessment.risk, assessment.signals)
         await self._publish("message", {"contact_id": contact.id, "message_id": message_id, "risk": assessment.risk})
 
+        if contact.state == ContactState.HUMAN:
+            if assessment.at_least("high"):
+                await self._open_case(contact, assessment)  # flagged and raised for the counsellor
+            return []  # a person owns the conversation: nothing automated is said
         if assessment.at_least("high"):
-            return await self._safety_reply(contact, assessment, message_id)
-        if command == "start":
+            opened = await self._open_case(contact, assessment)
+            contact = self.store.contact_by_id(contact.id) or contact
+            turn = self.bridge.safety_turn(contact, assessment, opened, text)
+        elif command == "start":
             return self.texts.render("utter_start")
-        if command == "hotline":
+        elif command == "hotline":
             return self.texts.render("utter_hotline")
-        if contact.state != "bot":
-            # A person owns (or is about to own) this conversation: Rasa is not asked to reply.
-            return self._waiting_notice(contact, message_id)
+        else:
+            turn = self.bridge.answer(contact, text)
+        if turn is not None:
+            return await self._announce(turn)
+        # Rasa answers (in bot state, and while a case waits: topic questions are answered as usual).
         return await self._ask_rasa(contact, text, assessment)
 
-    def _waiting_notice(self, contact: Contact, message_id: int) -> list[OutboundMessage]:
-        """A child waiting for a counsellor is told so once per case, rather than met with silence."""
-        if contact.state != "waiting_human" or not self.handover.first_message_while_waiting(contact.id, message_id):
-            return []
-        return self.texts.render("utter_handover_waiting" if self.handover.is_open() else "utter_handover_offline")
-
-    async def _safety_reply(self, contact: Contact, assessment: Assessment, message_id: int) -> list[OutboundMessage]:
+    async def _open_case(self, contact: Contact, assessment: Assessment) -> Opened:
         opened = self.handover.open_escalation(contact.id, assessment.risk, "safety", assessment.signals)
-        if opened.created or opened.raised:
-            await self._publish(
-                "escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk}
-            )
+        if not (opened.created or opened.raised):
+            return opened  # the same level again: the case and any form in progress stay as they are
+        await self._publish("escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk})
         try:
             await self.rasa.interrupt(str(contact.id))
         except RasaUnavailable:
             pass  # nothing to interrupt if Rasa is down; the reply does not depend on it
-        if contact.state == "human":
-            return []  # the counsellor sees the message, flagged, in the console
-        if contact.state == "waiting_human" and not (opened.created or opened.raised):
-            # Already given this level's reply and waiting for a person: not the same question again.
-            return self._waiting_notice(contact, message_id)
-        if assessment.risk == "imminent":
-            name = "utter_safety_imminent"
-        elif self.screen.is_abuse_only(assessment):
-            name = "utter_safety_abuse"  # no self-harm question for a child who is being exploited
-        else:
-            name = "utter_safety_high"
-        replies = self.texts.render(name)
-        if not self.handover.is_open():
-            replies += self.texts.render("utter_handover_offline")
-        return replies
+        return opened
+
+    async def _announce(self, turn: Turn) -> list[OutboundMessage]:
+        for kind, payload in turn.events:
+            await self._publish(kind, payload)
+        return turn.replies
 
     async def _ask_rasa(
         self, contact: Contact, text: str, assessment: Assessment, retry: bool = False
@@ -218,7 +212,8 @@ class Pipeline:
             return None
         if not replies:
             replies = self.texts.render("utter_default")
-        if assessment.risk == "concern" and not any("111" in reply.text for reply in replies):
+        if assessment.at_least("concern") and not any("111" in reply.text for reply in replies):
+            # A worried child, or a high-risk conversation whose question went to Rasa: 111 is always there.
             replies += self.texts.render("utter_safety_concern_checkin")
         return replies
 

@@ -48,6 +48,7 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(
         config_file=tmp_path / "none.yml", environ={},
         database_url=f"sqlite:///{tmp_path / 'test.db'}", opening_hours="00:00-23:59", opening_days="1-7",
+        on_call_during_hours=True,
     )
 
 
@@ -106,7 +107,8 @@ def rasa_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> R
     rasa_port, action_port = free_port(), free_port()
     db = workdir / "actions.db"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ASSISTANT_DATABASE_URL": f"sqlite:///{db}",
-           "ASSISTANT_OPENING_HOURS": "00:00-23:59", "ASSISTANT_OPENING_DAYS": "1-7"}
+           "ASSISTANT_OPENING_HOURS": "00:00-23:59", "ASSISTANT_OPENING_DAYS": "1-7",
+           "ASSISTANT_ON_CALL_DURING_HOURS": "1"}
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     actions = subprocess.Popen(

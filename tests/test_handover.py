@@ -17,11 +17,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from bot.config import Settings
-from bot.console.auth import SessionUser
+from bot.console.auth import Sessions, SessionUser
 from bot.console.desk import Desk
 from bot.gateway import EVENTS, PIPELINE, STORE, TEXTS
 from bot.handover import Handover
 from bot.store import Counsellor, Escalation, Store, utcnow
+from bot.texts import Texts
 from tests.conftest import RasaServer
 from tests.fakes.base import FakeServer
 from tests.helpers import chat, gateway, new_user
@@ -285,10 +286,22 @@ async def test_out_of_hours_the_child_is_told_at_once(settings: Settings) -> Non
     async with gateway(closed) as client:
         child = new_user()
         replies = [r["text"] for r in await chat(client, child, DISTRESS)]
-        assert replies == said(client, "utter_safety_high") + said(client, "utter_handover_offline")
-        # The next message is acknowledged with the same notice once; after that the case waits quietly.
-        assert [r["text"] for r in await chat(client, child, "vâng")] == said(client, "utter_handover_offline")
-        assert await chat(client, child, "dạ") == []
+        notice = [m.text for m in client.app[PIPELINE].bridge.notices.status()]
+        assert replies == said(client, "utter_safety_high") + notice
+        assert "0:00–0:00" in notice[0] and "sáng mai lúc 0:00" in notice[0]  # the hours, and when it is read
+        # Nobody is on duty, so the assistant carries the child: the safety check goes on, turn by turn.
+        assert texts_of(await chat(client, child, "vâng")) == said(client, "utter_check_thinking_yes")
+        assert texts_of(await chat(client, child, "chưa ạ")) == said(client, "utter_check_plan_no")
+        assert texts_of(await chat(client, child, "e an toàn")) == said(client, "utter_check_safe")
+        assert await chat(client, child, "dạ")  # and after the check, still an answer (Rasa down: the fallback)
+
+
+def said_by(texts: Texts, name: str) -> list[str]:
+    return [m.text for m in texts.render(name)]
+
+
+def texts_of(replies: list[dict]) -> list[str]:
+    return [r["text"] for r in replies]
 
 
 async def test_request_human_out_of_hours_says_so(
@@ -302,18 +315,27 @@ async def test_request_human_out_of_hours_says_so(
 
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "none.yml"))
     monkeypatch.setenv("ASSISTANT_DATABASE_URL", settings.database_url)
-    for hours, expected in (("00:00-00:00", "utter_handover_offline"), ("00:00-23:59", "utter_request_human")):
+    cases = (("00:00-00:00", False, "utter_handover_offline"), ("00:00-23:59", False, "utter_handover_nobody_online"),
+             ("00:00-23:59", True, "utter_handover_calling"))
+    for hours, signed_in, expected in cases:
         monkeypatch.setenv("ASSISTANT_OPENING_HOURS", hours)
         monkeypatch.setenv("ASSISTANT_OPENING_DAYS", "1-7")
         services.cache_clear()
-        store = services().store
-        contact = store.contact("webchat", new_user())
+        svc = services()
+        if signed_in:  # a console open right now: a person can answer
+            Sessions(svc.store).start(add_counsellors(svc.store, "duty" + new_user()[:6])[0])
+        contact = svc.store.contact("webchat", new_user())
         tracker = Tracker(str(contact.id), {}, {"text": "/request_human", "metadata": {"risk": "none"}}, [], False,
                           None, {}, "action_listen")
         dispatcher = CollectingDispatcher()
         await ActionRequestHuman().run(dispatcher, tracker, {})
-        assert [m["response"] for m in dispatcher.messages] == [expected]
-        assert store.contact_by_id(contact.id).state == "waiting_human"
+        notice = [m.text for m in svc.notices.render(expected)]
+        assert [m["text"] for m in dispatcher.messages] == said_by(svc.texts, "utter_request_human") + notice
+        assert svc.store.contact_by_id(contact.id).state == "waiting_human"
+        # Asking again while waiting: told so, not "transferred" a second time.
+        dispatcher = CollectingDispatcher()
+        await ActionRequestHuman().run(dispatcher, tracker, {})
+        assert [m["text"] for m in dispatcher.messages] == said_by(svc.texts, "utter_handover_already_waiting") + notice
     services().store.close()
     services.cache_clear()
 

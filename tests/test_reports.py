@@ -313,7 +313,7 @@ def test_status_by_code_and_a_taken_code_is_drawn_again(
 @pytest.fixture
 def action_services(any_store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Services:
     """The action server's services on the test database (the server builds them from settings)."""
-    svc = Services(settings, any_store, Handover(any_store, settings), None)
+    svc = Services.build(settings, any_store)
     monkeypatch.setattr(report_actions, "services", lambda: svc)
     return svc
 

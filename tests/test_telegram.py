@@ -65,7 +65,7 @@ async def test_child_message_in_safety_reply_out(client: TestClient, fake: FakeT
     status, body = await fake.deliver(fake.text_update(chat, "ko muon song nua"))
     assert (status, body) == (200, {"ok": True, "duplicate": False})
     await settled(client, "telegram", str(chat))
-    expected = texts(client, "utter_safety_high")
+    expected = texts(client, "utter_safety_high") + texts(client, "utter_handover_calling")
     assert fake.texts_to(chat) == expected
     assert "111" in " ".join(expected)
     (message,) = inbound(client, "telegram", str(chat))

@@ -73,6 +73,11 @@ def as_zalo_texts(client: TestClient, response: str) -> list[str]:
     return [with_numbered_choices(m.text, m.buttons, hint) for m in client.app[TEXTS].render(response)]
 
 
+def first_safety_reply(client: TestClient) -> list[str]:
+    """A first disclosure: the safety question, then the notice that is true (a counsellor is on duty)."""
+    return as_zalo_texts(client, "utter_safety_high") + as_zalo_texts(client, "utter_handover_calling")
+
+
 # -- Zalo Official Account --------------------------------------------------------------------------
 
 async def test_oa_child_message_in_safety_reply_out(client: TestClient, oa: FakeZaloOA) -> None:
@@ -80,7 +85,7 @@ async def test_oa_child_message_in_safety_reply_out(client: TestClient, oa: Fake
     status, body = await oa.deliver(oa_url(client), oa.text_event(user, "ko muon song nua"))
     assert (status, body) == (200, {"ok": True, "duplicate": False})
     await settled(client, "zalo_oa", user)
-    assert oa.texts_to(user) == as_zalo_texts(client, "utter_safety_high")
+    assert oa.texts_to(user) == first_safety_reply(client)
     request = oa.attempts[-1]
     assert request["headers"]["access_token"] == zalo_oa_api.ACCESS_TOKEN
     assert request["body"] == {"recipient": {"user_id": user}, "message": {"text": oa.texts_to(user)[-1]}}
@@ -204,7 +209,7 @@ async def test_bot_child_message_in_safety_reply_out(client: TestClient, bot: Fa
     status, body = await bot.deliver(bot_url(client), bot.text_update(chat, "ko muon song nua", wrapped=wrapped))
     assert (status, body) == (200, {"ok": True, "duplicate": False})
     await settled(client, "zalo_bot", chat)
-    assert bot.texts_to(chat) == as_zalo_texts(client, "utter_safety_high")
+    assert bot.texts_to(chat) == first_safety_reply(client)
     assert inbound(client, "zalo_bot", chat)[0].risk == "high"
 
 
@@ -267,9 +272,9 @@ async def test_bot_numbered_choice_becomes_the_button_payload(client: TestClient
     chat = new_user()
     await bot.deliver(bot_url(client), bot.text_update(chat, "/111"))
     await settled(client, "zalo_bot", chat)
-    assert bot.texts_to(chat)[-1].endswith("1. Nói chuyện với tư vấn viên\n"
+    assert bot.texts_to(chat)[-1].endswith("1. Nhắn cho tư vấn viên\n"
                                            + client.app[TEXTS].render("utter_choose_by_number")[0].text)
-    await bot.deliver(bot_url(client), bot.text_update(chat, "nói chuyện với tư vấn viên"))  # the title works too
+    await bot.deliver(bot_url(client), bot.text_update(chat, "nhắn cho tư vấn viên"))  # the title works too
     await settled(client, "zalo_bot", chat)
     assert inbound(client, "zalo_bot", chat)[-1].text == "/request_human"
 

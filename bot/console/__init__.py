@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.console import views
-from bot.console.auth import LoginThrottle, Sessions, ensure_tables
+from bot.console.auth import LoginThrottle, Sessions
 from bot.console.background import Alert, Notify, QueueWatcher, Renotifier
 from bot.console.desk import Desk
 from bot.events import EventHub
@@ -39,7 +39,6 @@ def setup_console(
     renotify_check_s: float = RENOTIFY_CHECK_S,
 ) -> web.Application:
     """Mount the console on the gateway app; returns the console's sub-application."""
-    ensure_tables(store)
     desk = Desk(store, handover, rasa, texts, notify, settings.max_message_chars)
     console = web.Application(middlewares=[views.guard])
     console[CONSOLE] = views.Console(

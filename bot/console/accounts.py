@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import load_settings
-from bot.console.auth import ROLES, Sessions, ensure_tables, hasher
+from bot.console.auth import ROLES, Sessions, hasher
 from bot.store import Counsellor, Store
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,47}$")  # short enough for the audit log's actor column
@@ -110,7 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     store = Store.open(load_settings().database_url)
-    ensure_tables(store)
     try:
         if args.command == "create":
             counsellor = create(store, args.username, args.name, args.role, read_password())

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import DateTime, ForeignKey, String, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select, update
 
 from bot.store import Counsellor, Store, utcnow
-from bot.store.models import Base
+from bot.store.models import ConsoleSession
 
 ROLES = ("counsellor", "supervisor")
 SESSION_IDLE = timedelta(hours=2)
@@ -30,21 +29,6 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 hasher = PasswordHasher()
 # Verified when the username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
-
-
-class ConsoleSession(Base):
-    __tablename__ = "console_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
-    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-def ensure_tables(store: Store) -> None:
-    """The console's own table (the rest of the schema is created by Store.open)."""
-    Base.metadata.create_all(store.engine, tables=[ConsoleSession.__table__])
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ QueueWatcher: the action server is another process and writes cases straight to 
   Redis its events never reach this gateway's hub. Re-reading the open cases every few seconds (one query
   per gateway, not per browser) turns any change into a "queue" event for the live views.
 Renotifier: an unclaimed high or imminent case is announced again every `escalation_renotify_minutes`
-  (live event, optional message to the counsellors' Telegram group), and, in opening hours, the waiting
-  child is reminded that 111 answers at any hour.
+  (live event, optional message to the counsellors' Telegram group), and, while a counsellor is on duty,
+  the waiting child is told again that someone is coming and that 111 answers at any hour.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from typing import Awaitable, Callable
 
 from bot.events import EventHub
-from bot.handover import Handover
+from bot.handover import Duty, Handover
 from bot.store import Escalation, Store
 from bot.texts import Texts
 
@@ -67,7 +67,7 @@ class Renotifier:
             # With several gateways, only the one whose conditional update succeeds announces it.
             if not self.handover.mark_notified(case.id, due_after_minutes=self.minutes):
                 continue
-            if self.handover.is_open():  # out of hours the child was told so, and when to call 111
+            if self.handover.duty() is Duty.ON_DUTY:  # otherwise "someone is coming" would not be true
                 for message in self.texts.render(REMINDER):
                     self.store.queue_outbound(case.contact_id, "system", message.text)
             result = self.notify("renotify", {"escalation_id": case.id, "risk": case.risk})

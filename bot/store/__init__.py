@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.models import (
     AuditEntry,
     Base,
+    Bridge,
     Contact,
+    ContactState,
     Counsellor,
     Escalation,
     Message,
@@ -31,7 +33,9 @@ from bot.store.models import (
 
 __all__ = [
     "AuditEntry",
+    "Bridge",
     "Contact",
+    "ContactState",
     "Counsellor",
     "Escalation",
     "Message",
@@ -242,6 +246,24 @@ class Store:
                     .limit(limit)
                 )
             )
+
+    # -- bridging mode (bot/bridge) --------------------------------------------------------------
+    def bridge(self, contact_id: int) -> Bridge:
+        """The contact's bridging state; a fresh, unsaved one when there is none yet."""
+        with self.session() as s:
+            found = s.get(Bridge, contact_id)
+        return found if found is not None else Bridge(contact_id=contact_id, question="", flow="", step=0,
+                                                        answers="{}", plan="{}")
+
+    def save_bridge(self, contact_id: int, **values: object) -> None:
+        with self.session() as s:
+            found = s.get(Bridge, contact_id)
+            if found is None:
+                s.add(Bridge(contact_id=contact_id, **values))
+            else:
+                for key, value in values.items():
+                    setattr(found, key, value)
+                found.updated_at = utcnow()
 
     # -- audit ----------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str) -> None:

@@ -7,6 +7,7 @@ unless a reporter offers a call-back number in a report.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +27,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class ContactState(StrEnum):
+    """Who answers the contact: the assistant, the assistant while a case waits for a person, or a person."""
+
+    BOT = "bot"
+    WAITING_HUMAN = "waiting_human"  # an open case nobody has claimed yet: the assistant bridges
+    HUMAN = "human"  # a counsellor owns the conversation: nothing automated is said
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -41,7 +50,7 @@ class Contact(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    state: Mapped[str] = mapped_column(String(16), default="bot")  # bot | waiting_human | human
+    state: Mapped[str] = mapped_column(String(16), default=ContactState.BOT)
     age_band: Mapped[str | None] = mapped_column(String(16))
     consent_contact: Mapped[bool | None] = mapped_column(Boolean)
     consent_share: Mapped[bool | None] = mapped_column(Boolean)
@@ -164,3 +173,33 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in console (bot/console/auth.py). A live one also tells the assistant that a person is on
+    duty, so it only says "a counsellor is being called" when one can answer."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Bridge(Base):
+    """What the assistant does with a contact between a disclosure and a person (bot/bridge): the safety
+    question it is waiting on, a guided exercise in progress, the child's answers and safety plan.
+    One row per contact, deleted with the contact (/xoa); the counsellor sees it in the case file."""
+
+    __tablename__ = "bridges"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    question: Mapped[str] = mapped_column(String(16), default="")  # the safety question awaiting an answer
+    flow: Mapped[str] = mapped_column(String(16), default="")  # safety_plan | grounding | "" (none)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[str] = mapped_column(Text, default="{}")  # JSON: safety question -> yes | no | unsure
+    plan: Mapped[str] = mapped_column(Text, default="{}")  # JSON: safety plan step -> the child's words
+    left_queue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,213 @@
+"""The bridging mode: between a disclosure and a person, the assistant itself carries the child.
+
+A case that nobody has claimed yet (`waiting_human`) must never mean silence. The pipeline hands every
+message of a waiting child (and every high/imminent message) here first:
+- a message at a new, higher level gets that level's reply and a notice that is true now (bot/bridge/notices);
+- the safety check goes on as a conversation: "are you thinking of suicide?" -> "have you thought about
+  when or how?" -> "are you safe right now?"; each answer gets its next step, raises the case when it
+  should (113/115 for danger now, 111 always) and is kept in the case for the counsellor;
+- guided exercises while waiting: a safety plan in five steps (after Stanley & Brown's Safety Planning
+  Intervention, in plain words for a child) and 5-4-3-2-1 grounding for panic;
+- the child can leave the queue;
+- anything else (a topic question, "gọi 111 có mất tiền ko") returns None: Rasa answers it as usual, and
+  the case stays open with the counsellor seeing everything.
+No network, no Rasa: this works when Rasa is down. Nothing here describes a method, ever.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.bridge.notices import HandoverNotices
+from bot.bridge.phrases import Answer, Phrases, default_phrases
+from bot.handover import Handover, Opened
+from bot.messages import OutboundMessage
+from bot.safety import RANK, Assessment, Screen
+from bot.store import Contact, ContactState, Store, utcnow
+from bot.texts import Texts
+
+# Signals that say only "this conversation was risky a moment ago", not anything about this message.
+CONTEXT_SIGNALS = frozenset({"follows_high_risk", "repeated_concern", "recent_concern"})
+PLAN_ANSWER_CHARS = 300  # what a child writes into a safety plan step is kept short
+
+
+class Question(StrEnum):
+    """The safety question the assistant is waiting on (C-SSRS screener order, simplified)."""
+
+    NONE = ""
+    THINKING = "thinking"  # are you thinking of hurting yourself or of suicide?
+    PLAN = "plan"  # have you thought about when or how?
+    SAFE_NOW = "safe_now"  # are you safe right now?
+
+
+class Flow(StrEnum):
+    NONE = ""
+    SAFETY_PLAN = "safety_plan"
+    GROUNDING = "grounding"
+
+
+# The safety plan's steps, each a response in domain.yml (utter_plan_<step>); the last only informs.
+PLAN_STEPS = ("warning_signs", "calming", "people", "safe_place", "help")
+GROUNDING_STEPS = 5  # utter_grounding_1 .. utter_grounding_5, then utter_grounding_done
+COMMANDS = {"/safety_plan": Flow.SAFETY_PLAN, "/grounding": Flow.GROUNDING}
+NEXT, SKIP, STOP, LEAVE = "/next_step", "/skip_step", "/stop_exercise", "/leave_queue"
+
+
+@dataclass
+class Turn:
+    """What the bridge says, and what the pipeline must announce (case raised, child left the queue)."""
+
+    replies: list[OutboundMessage]
+    events: list[tuple[str, dict]] = field(default_factory=list)
+
+
+class Bridge:
+    def __init__(
+        self, store: Store, handover: Handover, texts: Texts, screen: Screen, phrases: Phrases | None = None
+    ) -> None:
+        self.store = store
+        self.handover = handover
+        self.texts = texts
+        self.screen = screen
+        self.phrases = phrases or default_phrases()
+        self.notices = HandoverNotices(texts, handover, self.phrases)
+
+    # -- a high or imminent message ---------------------------------------------------------------
+    def safety_turn(self, contact: Contact, assessment: Assessment, opened: Opened, text: str) -> Turn | None:
+        """The reply to a message the screen rated high or imminent, after its case was opened or raised.
+        None: nothing safety-specific to add (Rasa answers, and the pipeline makes sure 111 is there)."""
+        state = self.store.bridge(contact.id)
+        if opened.created or opened.raised:
+            return self._new_level(contact, assessment, opened)
+        own_signals = set(assessment.signals) - CONTEXT_SIGNALS
+        if not own_signals:
+            # High only because the last turn was: read the message itself ("có", "đùa thôi", a question).
+            return self.answer(contact, text)
+        if self.screen.is_abuse_only(assessment):
+            return None  # "có nên chuyển tiền ko??" after a threat: the topic answer is what helps
+        if assessment.risk == "imminent":
+            self.store.save_bridge(contact.id, question=Question.SAFE_NOW, flow=Flow.NONE, step=0)
+            return Turn(self.texts.render("utter_check_unsafe"))
+        if state.question == Question.THINKING:
+            return self._answer_question(contact, Question.THINKING, Answer.YES)  # "e ko muốn sống nữa"
+        if state.flow == Flow.SAFETY_PLAN:
+            return self._flow_step(contact, text)  # warning signs are allowed to sound like this
+        return Turn(self.texts.render("utter_bridge_listening"))
+
+    def _new_level(self, contact: Contact, assessment: Assessment, opened: Opened) -> Turn:
+        if assessment.risk == "imminent":
+            name, question = "utter_safety_imminent", Question.SAFE_NOW
+        elif self.screen.is_abuse_only(assessment):
+            name, question = "utter_safety_abuse", Question.NONE  # no self-harm question for an exploited child
+        else:
+            name, question = "utter_safety_high", Question.THINKING
+        self.store.save_bridge(contact.id, question=question, flow=Flow.NONE, step=0, left_queue_at=None)
+        replies = self.texts.render(name)
+        if opened.created:
+            replies += self.notices.status()
+        return Turn(replies)
+
+    # -- anything else ----------------------------------------------------------------------------
+    def answer(self, contact: Contact, text: str) -> Turn | None:
+        """Bridge-specific handling of an ordinary message; None when Rasa should answer it."""
+        state = self.store.bridge(contact.id)
+        stripped = text.strip()
+        if contact.state == ContactState.WAITING_HUMAN and (
+            stripped == LEAVE or self.phrases.wants_to_leave_queue(stripped)
+        ):
+            return self._leave_queue(contact)
+        if stripped in COMMANDS:
+            return self._start(contact, COMMANDS[stripped])
+        if state.flow and (stripped == STOP or self.phrases.wants_to_stop(stripped)):
+            self.store.save_bridge(contact.id, flow=Flow.NONE, step=0)
+            return Turn(self.texts.render("utter_exercise_stopped"))
+        if state.flow and "?" not in stripped:
+            return self._flow_step(contact, stripped)  # a question mid-exercise goes to Rasa instead
+        if state.question:
+            answer = self.phrases.answer(stripped, safety_question=state.question == Question.SAFE_NOW)
+            if answer is not Answer.OTHER:
+                return self._answer_question(contact, Question(state.question), answer)
+            self.store.save_bridge(contact.id, question=Question.NONE)  # moved on: a later "có" is not an answer
+        return None
+
+    # -- the safety check ---------------------------------------------------------------------------
+    def _answer_question(self, contact: Contact, question: Question, answer: Answer) -> Turn:
+        state = self.store.bridge(contact.id)
+        answers = json.loads(state.answers or "{}")
+        answers[question.value] = answer.value
+        events: list[tuple[str, dict]] = []
+        if question is Question.THINKING:
+            following, name = {
+                Answer.YES: (Question.PLAN, "utter_check_thinking_yes"),
+                Answer.NO: (Question.NONE, "utter_check_thinking_no"),
+                Answer.UNSURE: (Question.SAFE_NOW, "utter_check_unsure"),
+                Answer.RETRACT: (Question.NONE, "utter_check_retracted"),
+            }[answer]
+            if answer is Answer.YES:
+                events += self._raise(contact, "high", "check_thinking_yes")
+        elif question is Question.PLAN:
+            following, name = {
+                Answer.YES: (Question.SAFE_NOW, "utter_check_plan_yes"),
+                Answer.NO: (Question.SAFE_NOW, "utter_check_plan_no"),
+                Answer.UNSURE: (Question.SAFE_NOW, "utter_check_unsure"),
+                Answer.RETRACT: (Question.NONE, "utter_check_retracted"),
+            }[answer]
+            if answer is Answer.YES:
+                events += self._raise(contact, "imminent", "check_plan_yes")
+        else:  # SAFE_NOW: "không"/"chưa chắc" mean not safe; the question stays until the child is safe
+            if answer is Answer.YES:
+                following, name = Question.NONE, "utter_check_safe"
+            else:
+                following, name = Question.SAFE_NOW, "utter_check_unsafe"
+                events += self._raise(contact, "imminent", "check_not_safe_now")
+        self.store.save_bridge(contact.id, question=following, answers=json.dumps(answers))
+        return Turn(self.texts.render(name), events)
+
+    def _raise(self, contact: Contact, risk: str, signal: str) -> list[tuple[str, dict]]:
+        opened = self.handover.open_escalation(contact.id, risk, "safety", [signal])
+        if opened.created or opened.raised:
+            return [("escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk})]
+        return []
+
+    # -- leaving the queue --------------------------------------------------------------------------
+    def _leave_queue(self, contact: Contact) -> Turn:
+        case = self.handover.leave_queue(contact.id)
+        if case is None:
+            return Turn(self.texts.render("utter_queue_left"))
+        self.store.save_bridge(contact.id, left_queue_at=utcnow(), question=Question.NONE)
+        follow_up = RANK[case.risk] >= RANK["high"]  # the case stays open: a person still reads it
+        name = "utter_queue_left_followup" if follow_up else "utter_queue_left"
+        return Turn(self.texts.render(name), [("queue_left", {"escalation_id": case.id, "risk": case.risk})])
+
+    # -- guided exercises ---------------------------------------------------------------------------
+    def _start(self, contact: Contact, flow: Flow) -> Turn:
+        self.store.save_bridge(contact.id, flow=flow, step=0, question=Question.NONE)
+        return Turn(self._step_prompt(flow, 0))
+
+    def _step_prompt(self, flow: Flow, step: int) -> list[OutboundMessage]:
+        if flow is Flow.SAFETY_PLAN:
+            return self.notices.render(f"utter_plan_{PLAN_STEPS[step]}")
+        return self.texts.render(f"utter_grounding_{step + 1}")
+
+    def _flow_step(self, contact: Contact, text: str) -> Turn:
+        state = self.store.bridge(contact.id)
+        flow, step = Flow(state.flow), state.step
+        if flow is Flow.SAFETY_PLAN:
+            plan = json.loads(state.plan or "{}")
+            skipped = text in (SKIP, NEXT) or self.phrases.wants_to_skip(text)
+            if not skipped and PLAN_STEPS[step] != "help":
+                plan[PLAN_STEPS[step]] = text[:PLAN_ANSWER_CHARS]
+            if step + 1 < len(PLAN_STEPS):
+                self.store.save_bridge(contact.id, step=step + 1, plan=json.dumps(plan, ensure_ascii=False))
+                return Turn(self._step_prompt(flow, step + 1))
+            self.store.save_bridge(contact.id, flow=Flow.NONE, step=0, plan=json.dumps(plan, ensure_ascii=False))
+            blank = self.phrases.label("not_written")
+            summary = self.texts.render("utter_plan_summary", **{s: plan.get(s) or blank for s in PLAN_STEPS[:-1]})
+            return Turn(summary)
+        if step + 1 < GROUNDING_STEPS:
+            self.store.save_bridge(contact.id, step=step + 1)
+            return Turn(self._step_prompt(flow, step + 1))
+        self.store.save_bridge(contact.id, flow=Flow.NONE, step=0)
+        return Turn(self.texts.render("utter_grounding_done"))

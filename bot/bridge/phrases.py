@@ -1,0 +1,127 @@
+"""Reading a child's short answers ("dạ có ạ", "ko", "e ko biết", "đùa thôi 😅") and commands while waiting.
+
+Deterministic and local: the bridging mode must work when Rasa is down, and a child's "có" to "are you
+thinking of suicide?" must never depend on a classifier's mood. The phrase lists live in phrases.yml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.nlu.normalize import folded_text
+
+PHRASES_FILE = Path(__file__).with_name("phrases.yml")
+# A clause ends at punctuation or an emoji: "chưa, e chỉ buồn thôi" answers "chưa".
+_CLAUSE_END = re.compile(r"[,.!?;:…\n]|[\U0001F000-\U0001FAFF\u2600-\u27BF]")
+RETRACT_MAX_WORDS = 10  # "đùa thôi" inside a long story is not a retraction of the answer
+
+
+class Answer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNSURE = "unsure"
+    RETRACT = "retract"  # "đùa thôi", "ko sao đâu": taking back what was said
+    OTHER = "other"  # not an answer: something else to be answered
+
+
+def _folded_set(items: list[str]) -> frozenset[str]:
+    return frozenset(folded_text(item) for item in items)
+
+
+@dataclass(frozen=True)
+class Phrases:
+    pronouns: frozenset[str]
+    particles: frozenset[str]
+    affirm: frozenset[str]
+    deny: frozenset[str]
+    unsure: frozenset[str]
+    safe: frozenset[str]
+    unsafe: frozenset[str]
+    retract: tuple[str, ...]
+    leave_queue: frozenset[str]
+    stop: frozenset[str]
+    skip: frozenset[str]
+    labels: dict[str, object]  # names for notices (weekdays, "sáng mai lúc {time}", ...)
+
+    @classmethod
+    def load(cls, path: Path = PHRASES_FILE) -> Phrases:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "leave_queue", "stop",
+                 "skip")
+        labels = {k: v for k, v in data.items() if k not in lists and k != "retract"}
+        return cls(
+            **{name: _folded_set(data[name]) for name in lists},
+            retract=tuple(sorted({folded_text(p) for p in data["retract"]}, key=len, reverse=True)),
+            labels=labels,
+        )
+
+    # -- reading --------------------------------------------------------------------------------
+    def core(self, text: str) -> str:
+        """The first clause, folded, without a leading pronoun and trailing particles."""
+        clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+        words = folded_text(clause).split()
+        if len(words) > 1 and words[0] in self.pronouns:
+            words = words[1:]
+        while len(words) > 1 and words[-1] in self.particles:
+            words = words[:-1]
+        return " ".join(words)
+
+    def whole(self, text: str) -> str:
+        """The whole message folded, for commands such as "hủy" and "thôi ko cần nữa đâu"."""
+        words = folded_text(text).split()
+        while len(words) > 1 and words[-1] in self.particles:
+            words = words[:-1]
+        return " ".join(words)
+
+    def retracts(self, text: str) -> bool:
+        folded = " " + folded_text(text) + " "
+        if folded.count(" ") - 1 > RETRACT_MAX_WORDS:
+            return False
+        return any(f" {phrase} " in folded for phrase in self.retract)
+
+    def answer(self, text: str, safety_question: bool = False) -> Answer:
+        """How a message answers a yes/no question. For "are you safe right now?" (`safety_question`),
+        "ổn"/"không sao" mean safe and a bare "không" means not safe."""
+        core = self.core(text)
+        if safety_question:
+            if core in self.unsafe:
+                return Answer.NO
+            if core in self.safe or self.retracts(text):
+                return Answer.YES
+        elif self.retracts(text):
+            return Answer.RETRACT
+        if core in self.unsure:
+            return Answer.UNSURE
+        if core in self.deny:
+            return Answer.NO
+        if core in self.affirm:
+            return Answer.YES
+        return Answer.OTHER
+
+    def wants_to_leave_queue(self, text: str) -> bool:
+        return self.whole(text) in self.leave_queue
+
+    def wants_to_stop(self, text: str) -> bool:
+        return self.whole(text) in self.stop
+
+    def wants_to_skip(self, text: str) -> bool:
+        return self.whole(text) in self.skip
+
+    def label(self, name: str) -> str:
+        return str(self.labels[name])
+
+    def weekday(self, iso_weekday: int) -> str:
+        names = self.labels["weekdays"]
+        assert isinstance(names, list)
+        return str(names[iso_weekday - 1])
+
+
+@lru_cache(maxsize=1)
+def default_phrases() -> Phrases:
+    return Phrases.load()
