@@ -1,5 +1,5 @@
-"""request_human: open a case for a counsellor; the child is told what is true now (on duty, nobody online,
-or out of hours with the hours), and the gateway's bridging mode keeps answering while the case waits."""
+"""request_human: open a case for a counsellor. The gateway adds the notice that is true now (on duty, nobody
+online, or out of hours with the hours: one place decides it) and keeps answering while the case waits."""
 
 from __future__ import annotations
 
@@ -21,14 +21,13 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         svc = services()
         contact = contact_id(tracker.sender_id)
-        first = "utter_request_human"
+        response = "utter_request_human"
         if contact is not None:
             risk = (tracker.latest_message.get("metadata") or {}).get("risk", "none")
             opened = svc.handover.open_escalation(contact, risk, "request_human")
             if opened.created or opened.raised:
                 await svc.announce_case(opened.escalation.id, opened.escalation.risk)
             if not opened.created:
-                first = "utter_handover_already_waiting"
-        for message in svc.texts.render(first) + svc.notices.status():
-            dispatcher.utter_message(text=message.text, buttons=message.buttons_as_dicts() or None)
+                response = "utter_handover_already_waiting"
+        dispatcher.utter_message(response=response)
         return [ActiveLoop(None), SlotSet("requested_slot", None)]

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.bridge.notices import HandoverNotices
 from bot.config import Settings, load_settings
 from bot.events import RedisRelay
 from bot.handover import Handover
 from bot.store import Store
-from bot.texts import Texts
 
 
 @dataclass(frozen=True)
@@ -19,14 +17,10 @@ class Services:
     store: Store
     handover: Handover
     relay: RedisRelay | None  # tells the gateways' consoles at once when a case opens here
-    texts: Texts
-    notices: HandoverNotices
 
     @classmethod
     def build(cls, settings: Settings, store: Store, relay: RedisRelay | None = None) -> Services:
-        handover = Handover(store, settings)
-        texts = Texts.from_domain(settings.domain_file)
-        return cls(settings, store, handover, relay, texts, HandoverNotices(texts, handover))
+        return cls(settings, store, Handover(store, settings), relay)
 
     async def announce_case(self, escalation_id: int, risk: str) -> None:
         if self.relay is not None:

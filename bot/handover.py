@@ -86,9 +86,11 @@ class Handover:
 
     # -- escalations ----------------------------------------------------------------------------
     def open_escalation(
-        self, contact_id: int, risk: str, reason: str, signals: Sequence[str] = (), report_id: int | None = None
+        self, contact_id: int, risk: str, reason: str, signals: Sequence[str] = (), report_id: int | None = None,
+        rejoin: bool = True,
     ) -> Opened:
-        """Open a case for the contact, or raise the level of the one already open."""
+        """Open a case for the contact, or raise the level of the one already open. A child who had left the
+        queue of a case still open is put back in it (`rejoin`), unless the risk is only the context's."""
         with self.store.session() as s:
             existing = s.scalar(
                 select(Escalation).where(Escalation.contact_id == contact_id, Escalation.status.in_(OPEN_STATES))
@@ -102,7 +104,7 @@ class Handover:
                 if report_id and not existing.report_id:
                     existing.report_id = report_id
                 contact = s.get(Contact, contact_id)
-                if contact is not None and contact.state == ContactState.BOT:
+                if rejoin and contact is not None and contact.state == ContactState.BOT:
                     contact.state = ContactState.WAITING_HUMAN  # had left the queue; back in it
                 return Opened(existing, created=False, raised=raised)
         try:
@@ -117,7 +119,7 @@ class Handover:
                     contact.state = ContactState.WAITING_HUMAN
                 return Opened(escalation, created=True, raised=False)
         except IntegrityError:  # opened at the same moment by another process: use that one
-            return self.open_escalation(contact_id, risk, reason, signals, report_id)
+            return self.open_escalation(contact_id, risk, reason, signals, report_id, rejoin)
 
     def queue(self) -> list[tuple[Escalation, Contact]]:
         """Unclaimed cases, most severe first, then longest waiting."""

@@ -17,7 +17,7 @@ from bot.bridge import Bridge, Turn
 from bot.handover import Handover, Opened
 from bot.messages import InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.safety import Assessment, Screen
+from bot.safety import RANK, Assessment, Screen
 from bot.store import Contact, ContactState, Store
 from bot.texts import Texts
 
@@ -147,6 +147,8 @@ class Pipeline:
         if replies is None:  # Rasa down: safe reply sent, message kept for later
             self.store.set_inbound_result(message_id, "pending")
             return []
+        if not replies:
+            replies = self._never_silent(message_id, contact.id)
         self._deliver(contact.id, replies)
         self.store.set_inbound_result(message_id, "processed")
         return replies
@@ -185,7 +187,9 @@ class Pipeline:
         return await self._ask_rasa(contact, text, assessment)
 
     async def _open_case(self, contact: Contact, assessment: Assessment) -> Opened:
-        opened = self.handover.open_escalation(contact.id, assessment.risk, "safety", assessment.signals)
+        opened = self.handover.open_escalation(
+            contact.id, assessment.risk, "safety", assessment.signals, rejoin=RANK[assessment.own] >= RANK["high"]
+        )
         if not (opened.created or opened.raised):
             return opened  # the same level again: the case and any form in progress stay as they are
         await self._publish("escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk})
@@ -212,10 +216,25 @@ class Pipeline:
             return None
         if not replies:
             replies = self.texts.render("utter_default")
+        if contact.state == ContactState.BOT:
+            now = self.store.contact_by_id(contact.id)
+            if now is not None and now.state == ContactState.WAITING_HUMAN:
+                # Rasa opened a case this turn (a person was asked for): say what is true about counsellors now.
+                replies += self.bridge.notices.status()
         if assessment.at_least("concern") and not any("111" in reply.text for reply in replies):
             # A worried child, or a high-risk conversation whose question went to Rasa: 111 is always there.
             replies += self.texts.render("utter_safety_concern_checkin")
         return replies
+
+    def _never_silent(self, message_id: int, contact_id: int) -> list[OutboundMessage]:
+        """The last guard: a child's message answered by nothing is a defect, unless a person has the
+        conversation (or the contact was just deleted). Logged, so tests can prove it never fires."""
+        current = self.store.contact_by_id(contact_id)
+        if current is None or current.state == ContactState.HUMAN:
+            return []
+        log.error("silent turn: message %s got no reply in state %s; sent the safe fallback", message_id,
+                  current.state)
+        return self.texts.render("utter_safe_fallback")
 
     def _deliver(self, contact_id: int, replies: list[OutboundMessage]) -> None:
         for reply in replies:

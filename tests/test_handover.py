@@ -22,7 +22,6 @@ from bot.console.desk import Desk
 from bot.gateway import EVENTS, PIPELINE, STORE, TEXTS
 from bot.handover import Handover
 from bot.store import Counsellor, Escalation, Store, utcnow
-from bot.texts import Texts
 from tests.conftest import RasaServer
 from tests.fakes.base import FakeServer
 from tests.helpers import chat, gateway, new_user
@@ -296,15 +295,11 @@ async def test_out_of_hours_the_child_is_told_at_once(settings: Settings) -> Non
         assert await chat(client, child, "dạ")  # and after the check, still an answer (Rasa down: the fallback)
 
 
-def said_by(texts: Texts, name: str) -> list[str]:
-    return [m.text for m in texts.render(name)]
-
-
 def texts_of(replies: list[dict]) -> list[str]:
     return [r["text"] for r in replies]
 
 
-async def test_request_human_out_of_hours_says_so(
+async def test_request_human_opens_a_case_once(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from rasa_sdk import Tracker
@@ -315,29 +310,55 @@ async def test_request_human_out_of_hours_says_so(
 
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "none.yml"))
     monkeypatch.setenv("ASSISTANT_DATABASE_URL", settings.database_url)
-    cases = (("00:00-00:00", False, "utter_handover_offline"), ("00:00-23:59", False, "utter_handover_nobody_online"),
-             ("00:00-23:59", True, "utter_handover_calling"))
-    for hours, signed_in, expected in cases:
-        monkeypatch.setenv("ASSISTANT_OPENING_HOURS", hours)
-        monkeypatch.setenv("ASSISTANT_OPENING_DAYS", "1-7")
-        services.cache_clear()
-        svc = services()
-        if signed_in:  # a console open right now: a person can answer
-            Sessions(svc.store).start(add_counsellors(svc.store, "duty" + new_user()[:6])[0])
-        contact = svc.store.contact("webchat", new_user())
-        tracker = Tracker(str(contact.id), {}, {"text": "/request_human", "metadata": {"risk": "none"}}, [], False,
-                          None, {}, "action_listen")
-        dispatcher = CollectingDispatcher()
-        await ActionRequestHuman().run(dispatcher, tracker, {})
-        notice = [m.text for m in svc.notices.render(expected)]
-        assert [m["text"] for m in dispatcher.messages] == said_by(svc.texts, "utter_request_human") + notice
-        assert svc.store.contact_by_id(contact.id).state == "waiting_human"
-        # Asking again while waiting: told so, not "transferred" a second time.
-        dispatcher = CollectingDispatcher()
-        await ActionRequestHuman().run(dispatcher, tracker, {})
-        assert [m["text"] for m in dispatcher.messages] == said_by(svc.texts, "utter_handover_already_waiting") + notice
-    services().store.close()
     services.cache_clear()
+    store = services().store
+    contact = store.contact("webchat", new_user())
+    tracker = Tracker(str(contact.id), {}, {"text": "/request_human", "metadata": {"risk": "none"}}, [], False,
+                      None, {}, "action_listen")
+    for expected in ("utter_request_human", "utter_handover_already_waiting"):  # asking twice: no second case
+        dispatcher = CollectingDispatcher()
+        await ActionRequestHuman().run(dispatcher, tracker, {})
+        assert [m["response"] for m in dispatcher.messages] == [expected]
+        assert store.contact_by_id(contact.id).state == "waiting_human"
+    assert len(Handover(store, settings).history_for(contact.id)) == 1
+    store.close()
+    services.cache_clear()
+
+
+@pytest.mark.parametrize(("hours", "on_call", "signed_in", "expected"), [
+    ("00:00-00:00", True, False, "utter_handover_offline"),  # out of hours, whatever the rota
+    ("00:00-23:59", False, False, "utter_handover_nobody_online"),
+    ("00:00-23:59", False, True, "utter_handover_calling"),  # a console is open: a person can answer
+    ("00:00-23:59", True, False, "utter_handover_calling"),  # an on-call rota covers the hours
+])
+async def test_the_notice_after_a_disclosure_is_what_is_true_now(
+    settings: Settings, hours: str, on_call: bool, signed_in: bool, expected: str
+) -> None:
+    configured = dataclasses.replace(dead_rasa(settings), opening_hours=hours, on_call_during_hours=on_call)
+    async with gateway(configured) as client:
+        if signed_in:
+            Sessions(client.app[STORE]).start(staff(client.app[STORE]).counsellor_id)
+        notices = client.app[PIPELINE].bridge.notices
+        replies = texts_of(await chat(client, new_user(), DISTRESS))
+        assert replies == said(client, "utter_safety_high") + [m.text for m in notices.render(expected)]
+        calling, offline = said(client, "utter_handover_calling")[0], notices.render("utter_handover_offline")[0].text
+        assert not (calling in replies and offline in replies)  # never "coming now" beside "nobody is here"
+
+
+def test_opening_hours_and_next_opening_are_named(settings: Settings, sqlite_store: Store) -> None:
+    from bot.bridge.notices import HandoverNotices
+    from bot.texts import Texts as DomainTexts
+
+    office = dataclasses.replace(settings, opening_hours="07:30-17:00", opening_days="1-5")
+    notices = HandoverNotices(DomainTexts.from_domain(settings.domain_file), Handover(sqlite_store, office))
+    assert notices.hours() == "7:30–17:00, thứ Hai đến thứ Sáu"
+    vn = timezone(timedelta(hours=7))
+    friday_night, saturday = datetime(2026, 12, 4, 2, 10, tzinfo=vn), datetime(2026, 12, 5, 10, 0, tzinfo=vn)
+    assert notices.next_open(friday_night) == "hôm nay lúc 7:30"  # 02:10 on a Friday: opens this morning
+    assert notices.next_open(datetime(2026, 12, 3, 18, 0, tzinfo=vn)) == "sáng mai lúc 7:30"  # Thursday evening
+    assert notices.next_open(saturday) == "thứ Hai lúc 7:30"
+    text = notices.render("utter_handover_offline", saturday)[0].text
+    assert "7:30–17:00, thứ Hai đến thứ Sáu" in text and "thứ Hai lúc 7:30" in text and "{" not in text
 
 
 async def test_unclaimed_urgent_case_is_announced_to_the_counsellors_group(settings: Settings) -> None:

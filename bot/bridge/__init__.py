@@ -28,8 +28,6 @@ from bot.safety import RANK, Assessment, Screen
 from bot.store import Contact, ContactState, Store, utcnow
 from bot.texts import Texts
 
-# Signals that say only "this conversation was risky a moment ago", not anything about this message.
-CONTEXT_SIGNALS = frozenset({"follows_high_risk", "repeated_concern", "recent_concern"})
 PLAN_ANSWER_CHARS = 300  # what a child writes into a safety plan step is kept short
 
 
@@ -81,13 +79,12 @@ class Bridge:
         state = self.store.bridge(contact.id)
         if opened.created or opened.raised:
             return self._new_level(contact, assessment, opened)
-        own_signals = set(assessment.signals) - CONTEXT_SIGNALS
-        if not own_signals:
-            # High only because the last turn was: read the message itself ("có", "đùa thôi", a question).
+        if RANK[assessment.own] < RANK["high"]:
+            # High only because of the turns before: read the message itself ("có", "đùa thôi", a question).
             return self.answer(contact, text)
         if self.screen.is_abuse_only(assessment):
             return None  # "có nên chuyển tiền ko??" after a threat: the topic answer is what helps
-        if assessment.risk == "imminent":
+        if assessment.own == "imminent":
             self.store.save_bridge(contact.id, question=Question.SAFE_NOW, flow=Flow.NONE, step=0)
             return Turn(self.texts.render("utter_check_unsafe"))
         if state.question == Question.THINKING:
@@ -125,6 +122,9 @@ class Bridge:
             return Turn(self.texts.render("utter_exercise_stopped"))
         if state.flow and "?" not in stripped:
             return self._flow_step(contact, stripped)  # a question mid-exercise goes to Rasa instead
+        if self.phrases.says_not_safe(stripped):
+            # "t ko an toan bay h" needs no question before it: the same next step as "not safe" to one.
+            return self._answer_question(contact, Question.SAFE_NOW, Answer.NO)
         if state.question:
             answer = self.phrases.answer(stripped, safety_question=state.question == Question.SAFE_NOW)
             if answer is not Answer.OTHER:

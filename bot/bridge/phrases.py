@@ -43,6 +43,7 @@ class Phrases:
     unsure: frozenset[str]
     safe: frozenset[str]
     unsafe: frozenset[str]
+    not_safe: frozenset[str]
     retract: tuple[str, ...]
     leave_queue: frozenset[str]
     stop: frozenset[str]
@@ -52,8 +53,8 @@ class Phrases:
     @classmethod
     def load(cls, path: Path = PHRASES_FILE) -> Phrases:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "leave_queue", "stop",
-                 "skip")
+        lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "not_safe", "leave_queue",
+                 "stop", "skip")
         labels = {k: v for k, v in data.items() if k not in lists and k != "retract"}
         return cls(
             **{name: _folded_set(data[name]) for name in lists},
@@ -68,16 +69,28 @@ class Phrases:
         words = folded_text(clause).split()
         if len(words) > 1 and words[0] in self.pronouns:
             words = words[1:]
-        while len(words) > 1 and words[-1] in self.particles:
-            words = words[:-1]
-        return " ".join(words)
+        return " ".join(self._without_particles(words))
 
-    def whole(self, text: str) -> str:
-        """The whole message folded, for commands such as "hủy" and "thôi ko cần nữa đâu"."""
+    def whole(self, text: str) -> set[str]:
+        """The whole message folded, as typed and without trailing particles: for commands such as "hủy",
+        "không cần nữa" and "thôi ko cần nữa đâu"."""
         words = folded_text(text).split()
-        while len(words) > 1 and words[-1] in self.particles:
-            words = words[:-1]
-        return " ".join(words)
+        return {" ".join(words), " ".join(self._without_particles(words))}
+
+    def _without_particles(self, words: list[str]) -> list[str]:
+        """Drop trailing particles ("ạ", "nha", "bây giờ"), never the last word left."""
+        stripped = True
+        while stripped:
+            stripped = False
+            for particle in self._particle_words:
+                if len(words) > len(particle) and tuple(words[-len(particle):]) == particle:
+                    words, stripped = words[: -len(particle)], True
+                    break
+        return words
+
+    @property
+    def _particle_words(self) -> list[tuple[str, ...]]:
+        return sorted((tuple(p.split()) for p in self.particles), key=len, reverse=True)
 
     def retracts(self, text: str) -> bool:
         folded = " " + folded_text(text) + " "
@@ -104,14 +117,17 @@ class Phrases:
             return Answer.YES
         return Answer.OTHER
 
+    def says_not_safe(self, text: str) -> bool:
+        return self.core(text) in self.not_safe
+
     def wants_to_leave_queue(self, text: str) -> bool:
-        return self.whole(text) in self.leave_queue
+        return not self.whole(text).isdisjoint(self.leave_queue)
 
     def wants_to_stop(self, text: str) -> bool:
-        return self.whole(text) in self.stop
+        return not self.whole(text).isdisjoint(self.stop)
 
     def wants_to_skip(self, text: str) -> bool:
-        return self.whole(text) in self.skip
+        return not self.whole(text).isdisjoint(self.skip)
 
     def label(self, name: str) -> str:
         return str(self.labels[name])

@@ -51,9 +51,15 @@ def max_level(levels: Iterable[str]) -> str:
 class Assessment:
     risk: str
     signals: tuple[str, ...] = ()
+    own_risk: str = ""  # the message's own level, before the conversation's context ("" = the same as risk)
 
     def at_least(self, level: str) -> bool:
         return RANK[self.risk] >= RANK[level]
+
+    @property
+    def own(self) -> str:
+        """The level of what this message itself says (a "ko sao đâu" after a disclosure is "none" here)."""
+        return self.own_risk or self.risk
 
     def as_dict(self) -> dict[str, object]:
         return {"risk": self.risk, "signals": list(self.signals)}
@@ -189,4 +195,4 @@ class Screen:
             risk, signals = "high", signals + ["repeated_concern"]
         elif risk == "none" and elevated >= 2:
             risk, signals = "concern", signals + ["recent_concern"]
-        return Assessment(risk, tuple(signals))
+        return Assessment(risk, tuple(signals), own_risk=current.risk)
