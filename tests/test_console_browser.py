@@ -137,3 +137,92 @@ async def test_counsellor_takes_a_case_from_the_web_chat_and_hands_it_back(serve
 
     await counsellor_context.close()
     await child_context.close()
+
+
+async def test_a_night_time_conversation_in_the_browser(settings: Settings, rasa_server: RasaServer,
+                                                        browser) -> None:  # noqa: ANN001
+    """02:10, nobody on duty: the child is answered every turn, builds a safety plan with the buttons, and the
+    counsellor who opens the case in the morning reads the answers and the plan. Writes
+    docs/screenshots/webchat-night.png, webchat-night-plan.png and console-bridge.png."""
+    from playwright.async_api import expect
+
+    port = free_port()
+    night = dataclasses.replace(settings, rasa_url=rasa_server.url, database_url=rasa_server.database_url,
+                                host="127.0.0.1", port=port, opening_hours="07:30-17:00", opening_days="1-5",
+                                timezone="Etc/GMT+12" if _office_hours_now() else settings.timezone)
+    app = build_app(night)
+    runner = web.AppRunner(app, shutdown_timeout=5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        child_context = await browser.new_context(viewport={"width": 420, "height": 1640}, locale="vi-VN")
+        child = await child_context.new_page()
+        child.set_default_timeout(TIMEOUT_MS)
+        await child.goto(base + "/")
+
+        async def says(text: str) -> None:
+            await child.fill("#text", text)
+            await child.press("#text", "Enter")
+
+        async def presses(title: str) -> None:
+            await child.locator(".buttons button", has_text=title).last.click()
+
+        async def sees(response: str) -> None:
+            first = app[PIPELINE].bridge.notices.render(response)[0].text  # may name the opening hours
+            await expect(child.locator(".msg.bot", has_text=first).last).to_be_visible()
+
+        assert app[PIPELINE].handover.is_open() is False
+        await says("e ko muốn sống nữa")
+        await sees("utter_safety_high")
+        await sees("utter_handover_offline")
+        # (typed or pressed, what the child does; the reply that must follow)
+        check = [("Có", True, "utter_check_thinking_yes"), ("Chưa", True, "utter_check_plan_no"),
+                 ("Mình an toàn", True, "utter_check_safe")]
+        plan = [("Lập kế hoạch an toàn", True, "utter_plan_warning_signs"),
+                ("mất ngủ, khóc nhiều", False, "utter_plan_calming"),
+                ("nghe nhạc, ôm con mèo", False, "utter_plan_people"),
+                ("chị họ, cô chủ nhiệm", False, "utter_plan_safe_place"),
+                ("Mình sẽ nhờ người lớn", True, "utter_plan_help")]
+        for steps, screenshot in ((check, "webchat-night.png"), (plan, None)):
+            for action, is_button, response in steps:
+                await (presses if is_button else says)(action)
+                await sees(response)
+            if screenshot:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                await child.screenshot(path=str(SCREENSHOTS / screenshot))
+        await presses("Xong")
+        await expect(child.locator(".msg.bot", has_text="nghe nhạc, ôm con mèo")).to_be_visible()
+        await child.screenshot(path=str(SCREENSHOTS / "webchat-night-plan.png"))
+
+        # In the morning a counsellor opens the case: the answers and the plan are in the case file.
+        user = await child.evaluate("localStorage.getItem('webchat-user')")
+        contact = app[STORE].find_contact("webchat", user)
+        case = app[PIPELINE].handover.open_case_for(contact.id)
+        username = "hoa" + secrets.token_hex(4)
+        accounts.create(app[STORE], username, "Cô Hoa", "counsellor", PASSWORD)
+        console_context = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="vi-VN")
+        console = await console_context.new_page()
+        console.set_default_timeout(TIMEOUT_MS)
+        await console.goto(base + "/console/login")
+        await console.fill("input[name=username]", username)
+        await console.fill("input[name=password]", PASSWORD)
+        await console.click("button[type=submit]")
+        await console.wait_for_url(base + "/console/")
+        await console.goto(f"{base}/console/cases/{case.id}")
+        await expect(console.locator("#bridge-plan", has_text="chị họ, cô chủ nhiệm")).to_be_visible()
+        await expect(console.locator("#bridge-answers", has_text="Đã nghĩ lúc nào, cách nào")).to_be_visible()
+        await console.screenshot(path=str(SCREENSHOTS / "console-bridge.png"))
+        await console_context.close()
+        await child_context.close()
+    finally:
+        await runner.cleanup()
+
+
+def _office_hours_now() -> bool:
+    """Is it office hours in Viet Nam right now? Then the test moves the centre to a zone where it is night."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    return now.isoweekday() <= 5 and 7 <= now.hour < 18

@@ -53,6 +53,30 @@ COMMANDS = {"/safety_plan": Flow.SAFETY_PLAN, "/grounding": Flow.GROUNDING}
 NEXT, SKIP, STOP, LEAVE = "/next_step", "/skip_step", "/stop_exercise", "/leave_queue"
 
 
+@dataclass(frozen=True)
+class CheckStep:
+    following: Question  # the question asked next (NONE: the check is over)
+    response: str
+    raise_to: str | None = None  # the case's level after this answer
+
+
+# The safety check: (question, answer) -> the next step. On "are you safe right now?" anything but yes
+# means not safe, and the question stays until the child says they are safe.
+SAFETY_CHECK: dict[tuple[Question, Answer], CheckStep] = {
+    (Question.THINKING, Answer.YES): CheckStep(Question.PLAN, "utter_check_thinking_yes", "high"),
+    (Question.THINKING, Answer.NO): CheckStep(Question.NONE, "utter_check_thinking_no"),
+    (Question.THINKING, Answer.UNSURE): CheckStep(Question.SAFE_NOW, "utter_check_unsure"),
+    (Question.THINKING, Answer.RETRACT): CheckStep(Question.NONE, "utter_check_retracted"),
+    (Question.PLAN, Answer.YES): CheckStep(Question.SAFE_NOW, "utter_check_plan_yes", "imminent"),
+    (Question.PLAN, Answer.NO): CheckStep(Question.SAFE_NOW, "utter_check_plan_no"),
+    (Question.PLAN, Answer.UNSURE): CheckStep(Question.SAFE_NOW, "utter_check_unsure"),
+    (Question.PLAN, Answer.RETRACT): CheckStep(Question.NONE, "utter_check_retracted"),
+    (Question.SAFE_NOW, Answer.YES): CheckStep(Question.NONE, "utter_check_safe"),
+    **{(Question.SAFE_NOW, answer): CheckStep(Question.SAFE_NOW, "utter_check_unsafe", "imminent")
+       for answer in (Answer.NO, Answer.UNSURE, Answer.RETRACT)},
+}
+
+
 @dataclass
 class Turn:
     """What the bridge says, and what the pipeline must announce (case raised, child left the queue)."""
@@ -137,33 +161,10 @@ class Bridge:
         state = self.store.bridge(contact.id)
         answers = json.loads(state.answers or "{}")
         answers[question.value] = answer.value
-        events: list[tuple[str, dict]] = []
-        if question is Question.THINKING:
-            following, name = {
-                Answer.YES: (Question.PLAN, "utter_check_thinking_yes"),
-                Answer.NO: (Question.NONE, "utter_check_thinking_no"),
-                Answer.UNSURE: (Question.SAFE_NOW, "utter_check_unsure"),
-                Answer.RETRACT: (Question.NONE, "utter_check_retracted"),
-            }[answer]
-            if answer is Answer.YES:
-                events += self._raise(contact, "high", "check_thinking_yes")
-        elif question is Question.PLAN:
-            following, name = {
-                Answer.YES: (Question.SAFE_NOW, "utter_check_plan_yes"),
-                Answer.NO: (Question.SAFE_NOW, "utter_check_plan_no"),
-                Answer.UNSURE: (Question.SAFE_NOW, "utter_check_unsure"),
-                Answer.RETRACT: (Question.NONE, "utter_check_retracted"),
-            }[answer]
-            if answer is Answer.YES:
-                events += self._raise(contact, "imminent", "check_plan_yes")
-        else:  # SAFE_NOW: "không"/"chưa chắc" mean not safe; the question stays until the child is safe
-            if answer is Answer.YES:
-                following, name = Question.NONE, "utter_check_safe"
-            else:
-                following, name = Question.SAFE_NOW, "utter_check_unsafe"
-                events += self._raise(contact, "imminent", "check_not_safe_now")
-        self.store.save_bridge(contact.id, question=following, answers=json.dumps(answers))
-        return Turn(self.texts.render(name), events)
+        step = SAFETY_CHECK[question, answer]
+        events = self._raise(contact, step.raise_to, f"check_{question.value}_{answer.value}") if step.raise_to else []
+        self.store.save_bridge(contact.id, question=step.following, answers=json.dumps(answers))
+        return Turn(self.texts.render(step.response), events)
 
     def _raise(self, contact: Contact, risk: str, signal: str) -> list[tuple[str, dict]]:
         opened = self.handover.open_escalation(contact.id, risk, "safety", [signal])

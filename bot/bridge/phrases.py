@@ -63,13 +63,14 @@ class Phrases:
         )
 
     # -- reading --------------------------------------------------------------------------------
-    def core(self, text: str) -> str:
-        """The first clause, folded, without a leading pronoun and trailing particles."""
+    def core(self, text: str) -> set[str]:
+        """The first clause, folded, without a leading pronoun; as typed and without trailing particles
+        ("chắc vậy" is an answer, and so is "có" in "có ạ")."""
         clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
         words = folded_text(clause).split()
         if len(words) > 1 and words[0] in self.pronouns:
             words = words[1:]
-        return " ".join(self._without_particles(words))
+        return {" ".join(words), " ".join(self._without_particles(words))}
 
     def whole(self, text: str) -> set[str]:
         """The whole message folded, as typed and without trailing particles: for commands such as "hủy",
@@ -103,22 +104,19 @@ class Phrases:
         "ổn"/"không sao" mean safe and a bare "không" means not safe."""
         core = self.core(text)
         if safety_question:
-            if core in self.unsafe:
+            if not core.isdisjoint(self.unsafe):
                 return Answer.NO
-            if core in self.safe or self.retracts(text):
+            if not core.isdisjoint(self.safe) or self.retracts(text):
                 return Answer.YES
         elif self.retracts(text):
             return Answer.RETRACT
-        if core in self.unsure:
-            return Answer.UNSURE
-        if core in self.deny:
-            return Answer.NO
-        if core in self.affirm:
-            return Answer.YES
+        for phrases, answer in ((self.unsure, Answer.UNSURE), (self.deny, Answer.NO), (self.affirm, Answer.YES)):
+            if not core.isdisjoint(phrases):
+                return answer
         return Answer.OTHER
 
     def says_not_safe(self, text: str) -> bool:
-        return self.core(text) in self.not_safe
+        return not self.core(text).isdisjoint(self.not_safe)
 
     def wants_to_leave_queue(self, text: str) -> bool:
         return not self.whole(text).isdisjoint(self.leave_queue)

@@ -126,8 +126,18 @@ def case_file(desk: Desk, store: Store, case: Escalation, user: SessionUser) -> 
                    for f in (*REPORT_FIELDS, "created_at")} if report else None,
         "history": history,
         "notes": notes,
+        "bridge": bridge_view(store, case.contact_id),
         "messages": messages_view(store, case.contact_id, 0),
     }
+
+
+def bridge_view(store: Store, contact_id: int) -> dict[str, Any] | None:
+    """What the assistant asked and was told while the child waited, and the child's safety plan."""
+    bridge = store.bridge(contact_id)
+    answers, plan = json.loads(bridge.answers or "{}"), json.loads(bridge.plan or "{}")
+    if not (answers or plan or bridge.left_queue_at):
+        return None
+    return {"answers": answers, "plan": plan, "left_queue_at": iso(bridge.left_queue_at)}
 
 
 def _median_seconds(spans: list[timedelta]) -> float | None:

@@ -43,7 +43,9 @@ class Contact(Base):
     """One child or adult on one channel. `state` is the handover state owned by the gateway."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    # AUTOINCREMENT on SQLite: ids of deleted rows are never reused, so a web chat polling "after id N" still
+    # sees the confirmation of /xoa, and nothing can be mistaken for a deleted contact's.
+    __table_args__ = (UniqueConstraint("channel", "external_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -67,6 +69,7 @@ class Message(Base):
         UniqueConstraint("contact_id", "dedupe_key"),
         Index("ix_messages_status", "direction", "status"),
         Index("ix_messages_contact", "contact_id", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -73,6 +73,15 @@
         typeof value === "boolean" || value === null ? yesNo(value)
           : key === "created_at" ? time(value) : String(value)]));
     }
+    if (file.bridge) {
+      $("bridge-box").hidden = false;
+      dl($("bridge-answers"), Object.entries(file.bridge.answers).map(([q, a]) => [label("question", q), label("answer", a)]));
+      const plan = Object.entries(file.bridge.plan);
+      $("plan-title").hidden = plan.length === 0;
+      dl($("bridge-plan"), plan.map(([step, text]) => [label("plan", step), text]));
+      $("left-queue").hidden = !file.bridge.left_queue_at;
+      if (file.bridge.left_queue_at) $("left-queue").textContent = `Trẻ đã rời hàng chờ lúc ${time(file.bridge.left_queue_at)}.`;
+    }
     $("history").replaceChildren(...file.history.map(h => el("li", {},
       riskBadge(h.risk), " ", h.can_view ? el("a", {href: "/console/cases/" + h.id}, "Ca #" + h.id) : "Ca #" + h.id,
       ` · ${label("reason", h.reason)} · ${time(h.opened_at)} · ${label("status", h.status)}`,

@@ -22,7 +22,17 @@ const Console = (() => {
       // added by the screen from the conversation's previous turns
       follows_high_risk: "ngay sau tin nguy cơ cao", plan_after_risk: "kế hoạch ngay sau tin nguy cơ",
       repeated_concern: "lo ngại lặp lại", recent_concern: "vừa có tin đáng lo",
+      // raised by the assistant's safety questions while the child waited (bot/bridge)
+      check_thinking_yes: "trả lời: có nghĩ đến tự tử", check_plan_yes: "trả lời: đã nghĩ lúc nào/cách nào",
+      check_safe_now_no: "trả lời: không an toàn lúc này", check_safe_now_unsure: "trả lời: chưa chắc an toàn",
+      check_safe_now_retract: "trả lời: không an toàn lúc này",
     },
+    // What the assistant asked and was told while the child waited (bot/bridge)
+    question: {thinking: "Có nghĩ đến tự làm hại / tự tử", plan: "Đã nghĩ lúc nào, cách nào",
+               safe_now: "An toàn lúc này"},
+    answer: {yes: "Có", no: "Không", unsure: "Chưa chắc", retract: "Bảo là đùa / không sao"},
+    plan: {warning_signs: "Dấu hiệu báo trước", calming: "Điều giúp dịu lại", people: "Người có thể tìm đến",
+           safe_place: "Giữ chỗ ở an toàn"},
     report: {
       reporter_role: "Người báo", category: "Loại sự việc", platform: "Nền tảng", occurred_when: "Khi nào",
       ongoing: "Còn đang diễn ra", child_safe_now: "Trẻ hiện an toàn", age_band: "Độ tuổi của trẻ",
