@@ -1,4 +1,6 @@
-"""Safety screen throughput on one core: messages per second, median of several runs.
+"""Safety screen throughput on one core: messages per second (median of several runs) and per-message latency
+(p50, p99), the lexicon and the learned risk model together as the gateway runs them, and the lexicon alone
+beside it in the same run.
 
     .venv/bin/python -m benchmarks.safety_throughput [--runs 7]
 
@@ -39,20 +41,36 @@ def throughput(screen: Screen, messages: list[str], runs: int) -> float:
     return statistics.median(rates)
 
 
+def latencies_ms(screen: Screen, messages: list[str]) -> tuple[float, float]:
+    times = []
+    for text in messages:
+        start = time.perf_counter()
+        screen.assess(text)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.99 * (len(times) - 1))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.safety_throughput")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     screen = Screen.from_file()
-    print(f"screen load: {(time.perf_counter() - start) * 1000:.0f} ms")
-    dev = [row.text for row in load_rows(PROJECT_ROOT / "tests" / "data" / "safety_dev.tsv")] * 20
+    print(f"screen load (lexicon + model {screen.model.name if screen.model else 'none'}): "
+          f"{(time.perf_counter() - start) * 1000:.0f} ms")
+    lexicon_only = Screen.from_file(model=None)
+    risky = [row.text for path in sorted((PROJECT_ROOT / "tests" / "data" / "risk").glob("dev*.tsv"))
+             for row in load_rows(path)] or [row.text for row in load_rows(PROJECT_ROOT / "tests/data/safety_dev.tsv")]
+    dev = risky * max(1, 6000 // len(risky))
     chat = nlu_examples() * 5
-    # Warm the per-token cache the way a running gateway has it warm; then measure.
-    throughput(screen, dev + chat, 1)
-    for label, messages in (("dev set (50% risky)", dev), ("chat-like traffic", chat)):
-        rate = throughput(screen, messages, args.runs)
-        print(f"{label:22s} {len(messages):6d} msgs  median {rate:9,.0f} msg/s  ({1e6 / rate:.1f} µs/msg)")
+    for label, messages in (("risk dev set (~half risky)", dev), ("chat-like traffic", chat)):
+        for name, which in (("lexicon + model", screen), ("lexicon alone", lexicon_only)):
+            throughput(which, messages, 1)  # warm the per-token caches as a running gateway has them
+            rate = throughput(which, messages, args.runs)
+            p50, p99 = latencies_ms(which, messages)
+            print(f"{label:27s} {name:16s} {len(messages):6d} msgs  median {rate:8,.0f} msg/s  "
+                  f"p50 {p50:.3f} ms  p99 {p99:.3f} ms")
     return 0
 
 

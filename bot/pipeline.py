@@ -18,6 +18,7 @@ from bot.handover import Handover, Opened
 from bot.messages import InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import RANK, Assessment, Screen
+from bot.safety.screen import POSSIBLE_RISK
 from bot.store import Contact, ContactState, Store
 from bot.texts import Texts
 
@@ -221,7 +222,9 @@ class Pipeline:
             if now is not None and now.state == ContactState.WAITING_HUMAN:
                 # Rasa opened a case this turn (a person was asked for): say what is true about counsellors now.
                 replies += self.bridge.notices.status()
-        if assessment.at_least("concern") and not any("111" in reply.text for reply in replies):
+        if POSSIBLE_RISK in assessment.signals:
+            replies += self.bridge.possible_question(contact)
+        elif assessment.at_least("concern") and not any("111" in reply.text for reply in replies):
             # A worried child, or a high-risk conversation whose question went to Rasa: 111 is always there.
             replies += self.texts.render("utter_safety_concern_checkin")
         return replies

@@ -48,9 +48,15 @@ def test_levels(screen: Screen, text: str, level: str) -> None:
     assert screen.assess(text).risk == level
 
 
+def phrases(signals: tuple[str, ...]) -> list[str]:
+    """The lexicon's signals, without the model's reading (`model:<level>=<p>`), which varies with spelling."""
+    return [s for s in signals if not s.startswith("model:")]
+
+
 def test_unaccented_and_repeated_letters_match_like_accented(screen: Screen) -> None:
     accented = screen.assess("không muốn sống nữa")
-    assert screen.assess("khong muon song nua") == accented
+    plain = screen.assess("khong muon song nua")
+    assert (plain.risk, phrases(plain.signals)) == (accented.risk, phrases(accented.signals))
     assert screen.assess("khônggg muốnnn sốnggg nữaaa").risk == accented.risk == "high"
 
 
@@ -85,7 +91,9 @@ def test_context_cases() -> None:
 
 
 def test_dev_set_floors() -> None:
-    report = evaluate(Screen.from_file(), load_rows(DATA / "safety_dev.tsv"))
+    """The lexicon layer alone on the set it was tuned on (the model learns from this set too, so the combined
+    figures are measured on tests/data/risk/test_*.tsv instead: tests/test_safety_model.py)."""
+    report = evaluate(Screen.from_file(model=None), load_rows(DATA / "safety_dev.tsv"))
     assert report.total >= 200
     assert report.recall_high_or_above >= 0.98
     assert report.false_positive_rate <= 0.05
@@ -105,7 +113,7 @@ def test_cli_contract_one_json_object_per_line() -> None:
 
 def test_second_set_floors() -> None:
     """tests/data/safety_holdout.tsv: written by another helper, used once for error analysis (README)."""
-    report = evaluate(Screen.from_file(), load_rows(DATA / "safety_holdout.tsv"))
+    report = evaluate(Screen.from_file(model=None), load_rows(DATA / "safety_holdout.tsv"))
     assert report.total >= 200
     assert report.recall_high_or_above >= 0.85
     assert report.false_high_rate <= 0.03

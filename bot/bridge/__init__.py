@@ -162,15 +162,23 @@ class Bridge:
         answers = json.loads(state.answers or "{}")
         answers[question.value] = answer.value
         step = SAFETY_CHECK[question, answer]
-        events = self._raise(contact, step.raise_to, f"check_{question.value}_{answer.value}") if step.raise_to else []
         self.store.save_bridge(contact.id, question=step.following, answers=json.dumps(answers))
-        return Turn(self.texts.render(step.response), events)
+        replies = self.texts.render(step.response)
+        if not step.raise_to:
+            return Turn(replies)
+        opened = self.handover.open_escalation(contact.id, step.raise_to, "safety",
+                                               [f"check_{question.value}_{answer.value}"])
+        if opened.created:  # the gentle question of the "possible" band was answered yes: now a case
+            replies += self.notices.status()
+        if not (opened.created or opened.raised):
+            return Turn(replies)
+        case = opened.escalation
+        return Turn(replies, [("escalation", {"escalation_id": case.id, "risk": case.risk})])
 
-    def _raise(self, contact: Contact, risk: str, signal: str) -> list[tuple[str, dict]]:
-        opened = self.handover.open_escalation(contact.id, risk, "safety", [signal])
-        if opened.created or opened.raised:
-            return [("escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk})]
-        return []
+    def possible_question(self, contact: Contact) -> list[OutboundMessage]:
+        """The model's middle band: not a crisis reply, a gentle direct question; the answer settles it."""
+        self.store.save_bridge(contact.id, question=Question.THINKING)
+        return self.texts.render("utter_check_possible")
 
     # -- leaving the queue --------------------------------------------------------------------------
     def _leave_queue(self, contact: Contact) -> Turn:

@@ -13,7 +13,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.safety import LEVELS, RANK, Screen
+from bot.safety import LEVELS, RANK, Assessment, Screen
+from bot.safety.screen import POSSIBLE_RISK
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Report:
     recall_high_or_above: float
     false_positive_rate: float  # `none` messages given any level above none
     false_high_rate: float  # `none` messages given high or imminent
+    caught_high_or_above: float  # high+imminent given >= high or asked the gentle question (possible_risk)
     errors: list[tuple[Row, str, tuple[str, ...]]]
 
 
@@ -44,12 +46,17 @@ def load_rows(path: Path) -> list[Row]:
 
 
 def evaluate(screen: Screen, rows: list[Row]) -> Report:
+    return score([(row, screen.assess(row.text)) for row in rows])
+
+
+def score(judged: list[tuple[Row, Assessment]]) -> Report:
+    """The figures for messages already judged (bot/safety/train.py sets thresholds with it)."""
     hits = {level: [0, 0] for level in LEVELS}
     severe = [0, 0]
+    caught = 0
     none_flagged = none_high = 0
     errors = []
-    for row in rows:
-        assessment = screen.assess(row.text)
+    for row, assessment in judged:
         predicted = assessment.risk
         hits[row.risk][1] += 1
         if predicted == row.risk:
@@ -59,16 +66,18 @@ def evaluate(screen: Screen, rows: list[Row]) -> Report:
         if RANK[row.risk] >= RANK["high"]:
             severe[1] += 1
             severe[0] += RANK[predicted] >= RANK["high"]
+            caught += RANK[predicted] >= RANK["high"] or POSSIBLE_RISK in assessment.signals
         if row.risk == "none":
             none_flagged += predicted != "none"
             none_high += RANK[predicted] >= RANK["high"]
     n_none = hits["none"][1] or 1
     return Report(
-        total=len(rows),
+        total=len(judged),
         recall={level: (h / n if n else float("nan")) for level, (h, n) in hits.items()},
         recall_high_or_above=severe[0] / (severe[1] or 1),
         false_positive_rate=none_flagged / n_none,
         false_high_rate=none_high / n_none,
+        caught_high_or_above=caught / (severe[1] or 1),
         errors=errors,
     )
 
@@ -83,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     for level in LEVELS:
         print(f"recall {level:9s} {report.recall[level]:.3f}")
     print(f"recall high+imminent (predicted >= high): {report.recall_high_or_above:.3f}")
+    print(f"high+imminent >= high or asked (possible): {report.caught_high_or_above:.3f}")
     print(f"false-positive rate on none (any level): {report.false_positive_rate:.3f}")
     print(f"none predicted >= high:                  {report.false_high_rate:.3f}")
     if args.errors:

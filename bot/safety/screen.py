@@ -7,6 +7,7 @@ be down when Rasa is, and it answers in microseconds.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,11 +18,16 @@ from typing import Iterable, Sequence
 import yaml
 
 from bot.nlu import normalize
+from bot.safety.model import RiskModel, Thresholds
 from bot.safety.patterns import CompiledPattern, combine, compile_pattern
+
+log = logging.getLogger(__name__)
 
 LEVELS = ("none", "concern", "high", "imminent")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 LEXICON_FILE = Path(__file__).with_name("lexicon.yml")
+POSSIBLE_RISK = "possible_risk"  # the model's middle band: a gentle question rather than a crisis reply
+NEGATED = "negated"  # the risk phrase was negated ("không có ý định tự tử"): the model may not raise it
 
 NEGATORS = frozenset({"khong", "chua", "chang", "cha", "deo", "dau", "ko", "kg"})
 NEGATION_WINDOW = 4
@@ -77,7 +83,10 @@ class Signal:
 class Screen:
     """Lexicon-driven risk screen over folded text, with idioms, negation and conversation context."""
 
-    def __init__(self, lexicon: dict) -> None:
+    def __init__(self, lexicon: dict, model: RiskModel | None = None) -> None:
+        self.model = model
+        # Phrases of a method, a plan or an act: never lowered by the model, however harmless it finds the rest.
+        self.explicit = frozenset(lexicon.get("explicit") or ())
         self.accent_guards: dict[str, frozenset[str]] = {
             folded: frozenset(unicodedata.normalize("NFC", s) for s in spellings)
             for folded, spellings in (lexicon.get("accent_guards") or {}).items()
@@ -119,8 +128,13 @@ class Screen:
         return replies == {"abuse"}
 
     @classmethod
-    def from_file(cls, path: Path = LEXICON_FILE) -> Screen:
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+    def from_file(cls, path: Path = LEXICON_FILE, model: RiskModel | None | str = "newest") -> Screen:
+        """The lexicon, with the newest trained risk model (models/risk-*.npz) unless one is given or None."""
+        if model == "newest":
+            model = RiskModel.newest()
+            if model is None:
+                log.warning("no trained risk model in models/: the safety screen runs on the lexicon alone")
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")), model if isinstance(model, RiskModel) else None)
 
     # -- folding --------------------------------------------------------------------------------
     def _fold_token_uncached(self, raw: str) -> tuple[str, ...]:
@@ -144,6 +158,41 @@ class Screen:
 
     # -- assessment -----------------------------------------------------------------------------
     def assess_text(self, text: str) -> Assessment:
+        """One message on its own: the lexicon, then (when trained) the model's reading combined with it."""
+        lexicon = self.lexicon_assessment(text)
+        if self.model is None:
+            return lexicon
+        return self.decide(lexicon, self.model.probabilities(text), self.model.thresholds)
+
+    def decide(self, lexicon: Assessment, probs: dict[str, float], limits: Thresholds) -> Assessment:
+        """Lexicon and model into one of the four levels.
+
+        - The model raises: P(high)+P(imminent) >= limits.high makes at least high (imminent with
+          P(imminent) >= limits.imminent); the band from limits.possible is "concern" with `possible_risk`:
+          the child is asked gently and the answer settles it (bot/bridge).
+        - The model lowers a lexicon hit only when it is confidently harmless (P(none) >= limits.harmless)
+          and no explicit phrase (method, plan, act: lexicon.yml `explicit`) fired: idioms and hyperbole.
+        - The signals say why: the phrases, and the model's reading as `model:<level>=<p>`.
+        """
+        risky = probs.get("high", 0.0) + probs.get("imminent", 0.0)
+        if risky >= limits.high:
+            model_level = "imminent" if probs.get("imminent", 0.0) >= limits.imminent else "high"
+        elif risky >= limits.possible or risky + probs.get("concern", 0.0) >= limits.concern:
+            model_level = "concern"
+        else:
+            model_level = "none"
+        if NEGATED in lexicon.signals and RANK[model_level] > RANK["concern"]:
+            model_level, risky = "concern", 0.0  # "mình không có ý định tự tử đâu": the child said it already
+        top = max(probs, key=probs.__getitem__)
+        signals = list(lexicon.signals) + [f"model:{top}={probs[top]:.2f}"]
+        if model_level == "concern" and limits.possible <= risky < limits.high:
+            signals.append(POSSIBLE_RISK)
+        explicit = not self.explicit.isdisjoint(lexicon.signals)
+        if lexicon.risk != "none" and not explicit and probs.get("none", 0.0) >= limits.harmless:
+            return Assessment(model_level, tuple(signals + ["lowered_by_model"]))
+        return Assessment(max_level((lexicon.risk, model_level)), tuple(signals))
+
+    def lexicon_assessment(self, text: str) -> Assessment:
         folded = self.fold(text)
         candidates: dict[int, set[int]] = {}
         for signal_index, pattern_index in self._always:
@@ -155,18 +204,22 @@ class Screen:
                 if all(not words.isdisjoint(options) for options in required):
                     candidates.setdefault(signal_index, set()).add(pattern_index)
         fired: dict[str, str] = {}
+        negated = False
         for signal_index, pattern_indexes in candidates.items():
             signal = self.signals[signal_index]
             regex = self._combined(signal_index, tuple(sorted(pattern_indexes)))
             for match in regex.finditer(folded):
                 if signal.negatable and self._negated(folded, match.start()):
                     fired.setdefault(signal.id, "concern")
+                    negated = True
                     continue
                 fired[signal.id] = signal.level
                 break
         if not fired:
             return Assessment("none")
-        return Assessment(max_level(fired.values()), tuple(sorted(fired)))
+        level = max_level(fired.values())
+        marks = (NEGATED,) if negated and RANK[level] < RANK["high"] else ()
+        return Assessment(level, tuple(sorted(fired)) + marks)
 
     @staticmethod
     def _negated(folded: str, start: int) -> bool:

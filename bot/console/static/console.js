@@ -22,6 +22,9 @@ const Console = (() => {
       // added by the screen from the conversation's previous turns
       follows_high_risk: "ngay sau tin nguy cơ cao", plan_after_risk: "kế hoạch ngay sau tin nguy cơ",
       repeated_concern: "lo ngại lặp lại", recent_concern: "vừa có tin đáng lo",
+      // the learned model (bot/safety/model.py); "model:<level>=<p>" chips show its reading as they are
+      possible_risk: "có thể có nguy cơ (đã hỏi trẻ)", lowered_by_model: "mô hình: cách nói thông thường",
+      negated: "có phủ định",
       // raised by the assistant's safety questions while the child waited (bot/bridge)
       check_thinking_yes: "trả lời: có nghĩ đến tự tử", check_plan_yes: "trả lời: đã nghĩ lúc nào/cách nào",
       check_safe_now_no: "trả lời: không an toàn lúc này", check_safe_now_unsure: "trả lời: chưa chắc an toàn",
