@@ -25,6 +25,7 @@ from bot.bridge.phrases import Answer, Phrases, default_phrases
 from bot.handover import Handover, Opened
 from bot.messages import OutboundMessage
 from bot.safety import RANK, Assessment, Screen
+from bot.store import Bridge as BridgeRow
 from bot.store import Contact, ContactState, Store, utcnow
 from bot.texts import Texts
 
@@ -103,6 +104,10 @@ class Bridge:
         state = self.store.bridge(contact.id)
         if opened.created or opened.raised:
             return self._new_level(contact, assessment, opened)
+        if state.question and not assessment.phrases and self._is_answer(state, text):
+            # "e an toàn, e đang ở với mẹ" answers the question: the model's hunch about the words does not
+            # outrank the child's answer (a risk phrase of the lexicon would).
+            return self.answer(contact, text)
         if RANK[assessment.own] < RANK["high"]:
             # High only because of the turns before: read the message itself ("có", "đùa thôi", a question).
             return self.answer(contact, text)
@@ -116,6 +121,10 @@ class Bridge:
         if state.flow == Flow.SAFETY_PLAN:
             return self._flow_step(contact, text)  # warning signs are allowed to sound like this
         return Turn(self.texts.render("utter_bridge_listening"))
+
+    def _is_answer(self, state: BridgeRow, text: str) -> bool:
+        safety = state.question == Question.SAFE_NOW
+        return self.phrases.answer(text.strip(), safety_question=safety) is not Answer.OTHER
 
     def _new_level(self, contact: Contact, assessment: Assessment, opened: Opened) -> Turn:
         if assessment.risk == "imminent":

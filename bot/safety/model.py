@@ -55,6 +55,9 @@ class Thresholds:
     possible: float  # P(high) + P(imminent) at or above (below `high`): a gentle question, not a crisis reply
     concern: float  # P(concern) + P(high) + P(imminent) at or above: concern
     harmless: float  # P(none) at or above: confidently harmless (may lower a lexicon hit, see screen.py)
+    # P(none) at or above which even an explicit phrase (method, plan, act) gets the gentle question instead
+    # of the crisis reply; never lower than that. Above 1: never.
+    harmless_explicit: float = 1.01
 
 
 class RiskModel:

@@ -28,6 +28,9 @@ RANK = {level: i for i, level in enumerate(LEVELS)}
 LEXICON_FILE = Path(__file__).with_name("lexicon.yml")
 POSSIBLE_RISK = "possible_risk"  # the model's middle band: a gentle question rather than a crisis reply
 NEGATED = "negated"  # the risk phrase was negated ("không có ý định tự tử"): the model may not raise it
+LOWERED = "lowered_by_model"
+CONTEXT_SIGNALS = frozenset({"follows_high_risk", "repeated_concern", "recent_concern", "plan_after_risk"})
+MARKS = frozenset({POSSIBLE_RISK, NEGATED, LOWERED}) | CONTEXT_SIGNALS
 
 NEGATORS = frozenset({"khong", "chua", "chang", "cha", "deo", "dau", "ko", "kg"})
 NEGATION_WINDOW = 4
@@ -61,6 +64,11 @@ class Assessment:
 
     def at_least(self, level: str) -> bool:
         return RANK[self.risk] >= RANK[level]
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The lexicon's signals: what the message itself said, without the model's reading and marks."""
+        return tuple(s for s in self.signals if not s.startswith("model:") and s not in MARKS)
 
     @property
     def own(self) -> str:
@@ -172,6 +180,8 @@ class Screen:
           the child is asked gently and the answer settles it (bot/bridge).
         - The model lowers a lexicon hit only when it is confidently harmless (P(none) >= limits.harmless)
           and no explicit phrase (method, plan, act: lexicon.yml `explicit`) fired: idioms and hyperbole.
+          An explicit phrase is never lowered below the gentle question, and only when the model is all
+          but certain (P(none) >= limits.harmless_explicit): "uống nhiều nước ngọt có hại ko".
         - The signals say why: the phrases, and the model's reading as `model:<level>=<p>`.
         """
         risky = probs.get("high", 0.0) + probs.get("imminent", 0.0)
@@ -188,8 +198,12 @@ class Screen:
         if model_level == "concern" and limits.possible <= risky < limits.high:
             signals.append(POSSIBLE_RISK)
         explicit = not self.explicit.isdisjoint(lexicon.signals)
-        if lexicon.risk != "none" and not explicit and probs.get("none", 0.0) >= limits.harmless:
-            return Assessment(model_level, tuple(signals + ["lowered_by_model"]))
+        harmless = probs.get("none", 0.0)
+        if lexicon.risk != "none" and not explicit and harmless >= limits.harmless:
+            return Assessment(model_level, tuple(signals + [LOWERED]))
+        if explicit and RANK[lexicon.risk] >= RANK["high"] and harmless >= limits.harmless_explicit:
+            asked = [s for s in signals if s != POSSIBLE_RISK] + [POSSIBLE_RISK, LOWERED]
+            return Assessment("concern", tuple(asked))
         return Assessment(max_level((lexicon.risk, model_level)), tuple(signals))
 
     def lexicon_assessment(self, text: str) -> Assessment:
@@ -244,7 +258,8 @@ class Screen:
             elif RANK[risk] < RANK[previous]:
                 # A child who has just disclosed high risk and then says "ko sao đâu" is still at risk.
                 risk, signals = previous, signals + ["follows_high_risk"]
-        elif risk == "concern" and elevated >= 2:
+        elif risk == "concern" and elevated >= 2 and current.phrases:
+            # A third worried message in a row, in the child's own words (not only the model's hunch).
             risk, signals = "high", signals + ["repeated_concern"]
         elif risk == "none" and elevated >= 2:
             risk, signals = "concern", signals + ["recent_concern"]

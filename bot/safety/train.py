@@ -37,7 +37,12 @@ EXTRA_TRAIN = tuple(PROJECT_ROOT / "tests" / "data" / name for name in ("safety_
 SEED = 42
 C = 40.0  # inverse regularisation of the logistic regression (chosen on dev, README)
 CLASS_WEIGHT: str | None = None  # the data's own mix: "balanced" made unknown text look risky (README)
-MIN_CAUGHT = 0.98  # high+imminent on dev that must be rated >= high or asked the gentle question
+# The operating point, chosen on dev (README "Safety screen"): catch at least MIN_CAUGHT of high+imminent
+# (a crisis reply, or the gentle question of the middle band), while false crisis replies stay within budget
+# on open social-media text and on the harmless half of dev; then as many as possible at >= high.
+MIN_CAUGHT = 0.97
+MAX_SOCIAL_ALARMS = 0.004  # per message: 4 per 1,000
+MAX_DEV_FALSE_HIGH = 0.01
 SOCIAL_DEV = "dev_social.tsv"  # social-media comments by another author: the false alarms of open text
 
 
@@ -103,12 +108,15 @@ def from_pipeline(pipeline: Pipeline) -> RiskModel:
                      classifier.intercept_.astype(np.float64), [str(c) for c in classifier.classes_], placeholder)
 
 
-def objective(report: Report, social: Report | None) -> float:
-    """Among thresholds that catch enough, prefer few false crisis alarms (on open social-media text above
-    all: each sends a child a suicide question), then few flags, then recall at >= high and imminent exact."""
-    alarms = social.false_high_rate if social else 0.0
-    return (report.recall_high_or_above + report.recall["imminent"] - 3 * report.false_positive_rate
-            - 6 * report.false_high_rate - 40 * alarms)
+def feasible(report: Report, social: Report | None) -> bool:
+    return (report.caught_high_or_above >= MIN_CAUGHT and report.false_high_rate <= MAX_DEV_FALSE_HIGH
+            and (social is None or social.false_high_rate <= MAX_SOCIAL_ALARMS))
+
+
+def objective(report: Report) -> float:
+    """Among feasible thresholds: most recall at >= high and imminent exact, fewest gentle questions to
+    harmless messages."""
+    return report.recall_high_or_above + report.recall["imminent"] - 2 * report.false_positive_rate
 
 
 def choose_thresholds(
@@ -118,18 +126,20 @@ def choose_thresholds(
     probs = [model.probabilities(row.text) for row in dev + social]
     best: tuple[float, Thresholds, Report, Report | None] | None = None
     grid = itertools.product(
-        (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7), (0.15, 0.2, 0.3, 0.4, 0.5),
-        (0.1, 0.2, 0.35, 0.5), (0.4, 0.5, 0.6, 0.7, 0.8), (0.5, 0.6, 0.7, 0.8, 0.9),
+        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.2, 0.3, 0.5), (0.15, 0.3, 0.5), (0.5, 0.7, 0.8), (0.6, 0.75, 0.9),
+        (0.9, 0.95, 1.01),
     )
-    for high, imminent, possible_share, concern, harmless in grid:
-        limits = Thresholds(float(high), float(imminent), float(high * possible_share), float(concern), float(harmless))
+    for high, imminent, possible_share, concern, harmless, harmless_explicit in grid:
+        limits = Thresholds(float(high), float(imminent), float(high * possible_share), float(concern), float(harmless),
+                            float(harmless_explicit))
         judged = [(row, screen.decide(lex, p, limits)) for row, lex, p in zip(dev + social, lexicon, probs,
                                                                                   strict=True)]
         report = score(judged[: len(dev)])
         social_report = score(judged[len(dev):]) if social else None
-        feasible = report.caught_high_or_above >= MIN_CAUGHT
-        # Catching comes first: a point that misses too many is judged by what it catches alone.
-        value = objective(report, social_report) if feasible else -100 + 10 * report.caught_high_or_above
+        # An infeasible point is judged by how far it is from the budget, so the nearest one wins if none fits.
+        value = objective(report) if feasible(report, social_report) else (
+            -100 + 10 * report.caught_high_or_above - 100 * (social_report.false_high_rate if social_report else 0)
+            - 100 * report.false_high_rate)
         if best is None or value > best[0]:
             best = (value, limits, report, social_report)
     assert best is not None
