@@ -111,9 +111,11 @@ def test_figures_on_the_unseen_test_split(screen: Screen) -> None:
     report = evaluate(screen, rows)
     assert report.total >= 800
     assert report.recall_high_or_above >= FLOORS["recall_high_or_above"]
+    assert report.caught_high_or_above >= FLOORS["caught"]
     assert report.recall["imminent"] >= FLOORS["imminent_exact"]
     assert report.false_positive_rate <= FLOORS["false_positive_rate"]
 
 
 # What the screen reaches on the test split (README "Safety screen"); floors, so that it never gets worse.
-FLOORS = {"recall_high_or_above": 0.0, "imminent_exact": 0.0, "false_positive_rate": 1.0}
+# Measured once, 2026-12-01: 0.803 / 0.961 caught / 0.881 / 0.050 (README); floors a little under them.
+FLOORS = {"recall_high_or_above": 0.78, "caught": 0.94, "imminent_exact": 0.86, "false_positive_rate": 0.06}
