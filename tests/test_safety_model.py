@@ -119,3 +119,10 @@ def test_figures_on_the_unseen_test_split(screen: Screen) -> None:
 # What the screen reaches on the test split (README "Safety screen"); floors, so that it never gets worse.
 # Measured once, 2026-12-01: 0.803 / 0.961 caught / 0.881 / 0.050 (README); floors a little under them.
 FLOORS = {"recall_high_or_above": 0.78, "caught": 0.94, "imminent_exact": 0.86, "false_positive_rate": 0.06}
+
+
+def test_the_reply_fits_who_is_doing_harm(screen: Screen) -> None:
+    """Seen in the issue: fear of being hit by a bully got the self-harm question."""
+    bully = screen.assess("mik có nên nói vs cô chủ nhiệm ko, sợ nó biết lại đánh mik")
+    assert bully.at_least("high") and screen.is_abuse_only(bully)
+    assert not screen.is_abuse_only(screen.assess("nó đánh e xong e muốn chết luôn"))

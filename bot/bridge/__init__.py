@@ -104,9 +104,9 @@ class Bridge:
         state = self.store.bridge(contact.id)
         if opened.created or opened.raised:
             return self._new_level(contact, assessment, opened)
-        if state.question and not assessment.phrases and self._is_answer(state, text):
-            # "e an toàn, e đang ở với mẹ" answers the question: the model's hunch about the words does not
-            # outrank the child's answer (a risk phrase of the lexicon would).
+        if not assessment.phrases and self._is_for_the_bridge(state, text):
+            # "e an toàn, e đang ở với mẹ" answers the question, "không cần nữa" leaves the queue: the model's
+            # hunch about the words does not outrank them (a risk phrase of the lexicon would).
             return self.answer(contact, text)
         if RANK[assessment.own] < RANK["high"]:
             # High only because of the turns before: read the message itself ("có", "đùa thôi", a question).
@@ -116,15 +116,21 @@ class Bridge:
         if assessment.own == "imminent":
             self.store.save_bridge(contact.id, question=Question.SAFE_NOW, flow=Flow.NONE, step=0)
             return Turn(self.texts.render("utter_check_unsafe"))
-        if state.question == Question.THINKING:
+        if state.question == Question.THINKING and assessment.phrases:
             return self._answer_question(contact, Question.THINKING, Answer.YES)  # "e ko muốn sống nữa"
         if state.flow == Flow.SAFETY_PLAN:
             return self._flow_step(contact, text)  # warning signs are allowed to sound like this
         return Turn(self.texts.render("utter_bridge_listening"))
 
-    def _is_answer(self, state: BridgeRow, text: str) -> bool:
+    def _is_for_the_bridge(self, state: BridgeRow, text: str) -> bool:
+        """An answer to the pending question, a command, or leaving the queue or an exercise."""
+        text = text.strip()
+        if text in COMMANDS or text in (NEXT, SKIP, STOP, LEAVE) or self.phrases.wants_to_leave_queue(text):
+            return True
+        if state.flow and (self.phrases.wants_to_stop(text) or self.phrases.wants_to_skip(text)):
+            return True
         safety = state.question == Question.SAFE_NOW
-        return self.phrases.answer(text.strip(), safety_question=safety) is not Answer.OTHER
+        return bool(state.question) and self.phrases.answer(text, safety_question=safety) is not Answer.OTHER
 
     def _new_level(self, contact: Contact, assessment: Assessment, opened: Opened) -> Turn:
         if assessment.risk == "imminent":

@@ -42,6 +42,7 @@ NEAR_TIME = re.compile(
     r"(?:^| )(?:toi nay|dem nay|hom nay|bay gio|ngay bay gio|luc nay|chut nua|lat nua|sap|ngay mai|sang mai) "
 )
 _RUNS = re.compile(r"(.)\1+")
+PAYLOAD = re.compile(r"^/[a-z_]+(\{.*\})?$")  # "/choose{\"choice\": \"send\"}", "/affirm"
 _TOKEN_RE = re.compile(r"[^\W_]+|[\U0001F000-\U0001FAFF\u2600-\u27BF]", re.UNICODE)
 
 
@@ -131,9 +132,12 @@ class Screen:
         return combine([patterns[i] for i in pattern_indexes])
 
     def is_abuse_only(self, assessment: Assessment) -> bool:
-        """True when every signal that fired is harm done by someone else (abuse, threats, grooming)."""
-        replies = {signal.reply for signal in self.signals if signal.id in assessment.signals}
-        return replies == {"abuse"}
+        """True when every serious signal that fired is harm done by someone else (abuse, threats, grooming):
+        "sợ nó biết lại đánh mik" is fear of a bully, not a reason to ask about suicide. Worry ("fear",
+        "sadness") beside it does not change who is doing harm."""
+        serious = {signal.reply for signal in self.signals
+                   if signal.id in assessment.signals and RANK[signal.level] >= RANK["high"]}
+        return serious == {"abuse"}
 
     @classmethod
     def from_file(cls, path: Path = LEXICON_FILE, model: RiskModel | None | str = "newest") -> Screen:
@@ -168,8 +172,8 @@ class Screen:
     def assess_text(self, text: str) -> Assessment:
         """One message on its own: the lexicon, then (when trained) the model's reading combined with it."""
         lexicon = self.lexicon_assessment(text)
-        if self.model is None:
-            return lexicon
+        if self.model is None or PAYLOAD.match(text):
+            return lexicon  # a button's payload carries values, not a child's words
         return self.decide(lexicon, self.model.probabilities(text), self.model.thresholds)
 
     def decide(self, lexicon: Assessment, probs: dict[str, float], limits: Thresholds) -> Assessment:
