@@ -184,6 +184,7 @@ class Screen:
           the child is asked gently and the answer settles it (bot/bridge).
         - The model lowers a lexicon hit only when it is confidently harmless (P(none) >= limits.harmless)
           and no explicit phrase (method, plan, act: lexicon.yml `explicit`) fired: idioms and hyperbole.
+          A high or imminent phrase is lowered at most to the gentle question, never to silence.
           An explicit phrase is never lowered below the gentle question, and only when the model is all
           but certain (P(none) >= limits.harmless_explicit): "uống nhiều nước ngọt có hại ko".
         - The signals say why: the phrases, and the model's reading as `model:<level>=<p>`.
@@ -204,6 +205,11 @@ class Screen:
         explicit = not self.explicit.isdisjoint(lexicon.signals)
         harmless = probs.get("none", 0.0)
         if lexicon.risk != "none" and not explicit and harmless >= limits.harmless:
+            if RANK[lexicon.risk] >= RANK["high"]:
+                # A risk phrase in the child's words is never dismissed: at most it becomes the gentle question
+                # ("cách chết nhẹ nhàng nhất là gì" read as harmless by the model on dev).
+                asked = [s for s in signals if s != POSSIBLE_RISK] + [POSSIBLE_RISK, LOWERED]
+                return Assessment("concern", tuple(asked))
             return Assessment(model_level, tuple(signals + [LOWERED]))
         if explicit and RANK[lexicon.risk] >= RANK["high"] and harmless >= limits.harmless_explicit:
             asked = [s for s in signals if s != POSSIBLE_RISK] + [POSSIBLE_RISK, LOWERED]
