@@ -94,6 +94,9 @@ async def test_possible_risk_is_asked_gently_and_the_answer_settles_it(settings:
         assert replies[0] == texts.render("utter_check_thinking_no")[0].text  # no: carry on
         flagged = [m for m in store.transcript(store.find_contact("webchat", other).id) if m.direction == "in"]
         assert POSSIBLE_RISK in (flagged[1].signals or "")  # the flag stays for a counsellor to see
+        pipeline.screen.model = _FixedModel(band)
+        again = [r["text"] for r in await chat(client, other, "dạo này e thấy mọi thứ trôi đi hết")]
+        assert again and asked[0] not in again  # asked once a day at most, not at every hunch
 
 
 class _FixedModel:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.bridge.notices import HandoverNotices
@@ -30,6 +31,8 @@ from bot.store import Contact, ContactState, Store, utcnow
 from bot.texts import Texts
 
 PLAN_ANSWER_CHARS = 300  # what a child writes into a safety plan step is kept short
+POSSIBLE_ASKED = "possible_asked_at"  # in `answers`: when the middle band's gentle question was last asked
+POSSIBLE_EVERY = timedelta(hours=24)
 
 
 class Question(StrEnum):
@@ -191,8 +194,19 @@ class Bridge:
         return Turn(replies, [("escalation", {"escalation_id": case.id, "risk": case.risk})])
 
     def possible_question(self, contact: Contact) -> list[OutboundMessage]:
-        """The model's middle band: not a crisis reply, a gentle direct question; the answer settles it."""
-        self.store.save_bridge(contact.id, question=Question.THINKING)
+        """The model's middle band: not a crisis reply, a gentle direct question; the answer settles it.
+        Asked at most once a day, and not while a case is open or another question waits: a child who
+        writes "gio ko vao dc" three times is not asked three times whether they want to hurt themselves."""
+        if contact.state != ContactState.BOT:
+            return []
+        state = self.store.bridge(contact.id)
+        answers = json.loads(state.answers or "{}")
+        asked = answers.get(POSSIBLE_ASKED)
+        now = utcnow()
+        if state.question or (asked and now - datetime.fromisoformat(asked) < POSSIBLE_EVERY):
+            return []
+        answers[POSSIBLE_ASKED] = now.isoformat()
+        self.store.save_bridge(contact.id, question=Question.THINKING, answers=json.dumps(answers))
         return self.texts.render("utter_check_possible")
 
     # -- leaving the queue --------------------------------------------------------------------------

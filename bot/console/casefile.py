@@ -135,6 +135,7 @@ def bridge_view(store: Store, contact_id: int) -> dict[str, Any] | None:
     """What the assistant asked and was told while the child waited, and the child's safety plan."""
     bridge = store.bridge(contact_id)
     answers, plan = json.loads(bridge.answers or "{}"), json.loads(bridge.plan or "{}")
+    answers = {question: answer for question, answer in answers.items() if not question.endswith("_at")}
     if not (answers or plan or bridge.left_queue_at):
         return None
     return {"answers": answers, "plan": plan, "left_queue_at": iso(bridge.left_queue_at)}
