@@ -1,7 +1,7 @@
 """False crisis alarms on real text nobody here wrote: how many messages of a corpus the safety screen raises
 to high or imminent, per 1,000, with every alarm printed so that a person can read each one.
 
-    .venv/bin/python -m benchmarks.real_text_alarms PATH [--column free_text] [--show 200]
+    .venv/bin/python -m benchmarks.real_text_alarms PATH [--column free_text] [--show 200] [--lexicon-only]
 
 PATH: a CSV with a header (the text in --column, e.g. ViHSD's `free_text`), a TSV with a `text` column, or a
 plain file of one message per line. The corpus is read from where it lies and never copied into the project
@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--column", default="free_text")
     parser.add_argument("--show", type=int, default=200, help="how many alarms to print (all: -1)")
     parser.add_argument("--json", action="store_true", help="one JSON line per alarm instead of a table")
+    parser.add_argument("--lexicon-only", action="store_true", help="without the learned model, for comparison")
     args = parser.parse_args(argv)
 
     messages = read_messages(args.path, args.column)
-    screen = Screen.from_file()
+    screen = Screen.from_file(model=None) if args.lexicon_only else Screen.from_file()
     levels: Counter[str] = Counter()
     alarms = []
     for message in messages:
