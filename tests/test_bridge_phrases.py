@@ -46,6 +46,9 @@ def test_leave_stop_skip_and_not_safe() -> None:
         assert not PHRASES.wants_to_leave_queue(text), text
     assert PHRASES.wants_to_stop("dừng lại") and PHRASES.wants_to_skip("bỏ qua")
     assert PHRASES.says_not_safe("t ko an toan bay h 😰") and not PHRASES.says_not_safe("an toàn mạng là gì")
+    for text in ("cứu t với", "cứu", "help", "giúp mình với!!", "Cứu em với ạ"):
+        assert PHRASES.cries_for_help(text), text
+    assert not PHRASES.cries_for_help("giúp mình làm bài tập với")
 
 
 def test_leaving_the_queue_closes_a_light_case_and_keeps_a_serious_one(any_store: Store, settings: Settings) -> None:

@@ -164,6 +164,10 @@ class Bridge:
             return Turn(self.texts.render("utter_exercise_stopped"))
         if state.flow and "?" not in stripped:
             return self._flow_step(contact, stripped)  # a question mid-exercise goes to Rasa instead
+        if self.phrases.cries_for_help(stripped):
+            # "cứu t với" on its own is not "didn't understand": are you safe right now? (with 113/115/111)
+            self.store.save_bridge(contact.id, question=Question.SAFE_NOW)
+            return Turn(self.texts.render("utter_help_request"))
         if self.phrases.says_not_safe(stripped):
             # "t ko an toan bay h" needs no question before it: the same next step as "not safe" to one.
             return self._answer_question(contact, Question.SAFE_NOW, Answer.NO)

@@ -19,6 +19,7 @@ from bot.nlu.normalize import folded_text
 PHRASES_FILE = Path(__file__).with_name("phrases.yml")
 # A clause ends at punctuation or an emoji: "chưa, e chỉ buồn thôi" answers "chưa".
 _CLAUSE_END = re.compile(r"[,.!?;:…\n]|[\U0001F000-\U0001FAFF\u2600-\u27BF]")
+LEADING_WORDS = 3  # at most this many leading pronouns and fillers are set aside: "dạ giờ em ổn rồi"
 RETRACT_MAX_WORDS = 10  # "đùa thôi" inside a long story is not a retraction of the answer
 
 
@@ -44,6 +45,7 @@ class Phrases:
     safe: frozenset[str]
     unsafe: frozenset[str]
     not_safe: frozenset[str]
+    help_request: frozenset[str]
     retract: tuple[str, ...]
     leave_queue: frozenset[str]
     stop: frozenset[str]
@@ -53,8 +55,8 @@ class Phrases:
     @classmethod
     def load(cls, path: Path = PHRASES_FILE) -> Phrases:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "not_safe", "leave_queue",
-                 "stop", "skip")
+        lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "not_safe", "help_request",
+                 "leave_queue", "stop", "skip")
         labels = {k: v for k, v in data.items() if k not in lists and k != "retract"}
         return cls(
             **{name: _folded_set(data[name]) for name in lists},
@@ -64,13 +66,21 @@ class Phrases:
 
     # -- reading --------------------------------------------------------------------------------
     def core(self, text: str) -> set[str]:
-        """The first clause, folded, without a leading pronoun; as typed and without trailing particles
-        ("chắc vậy" is an answer, and so is "có" in "có ạ")."""
+        """The first clause, folded, without leading pronouns and fillers ("dạ em", "giờ e"); as typed and
+        without trailing particles ("chắc vậy" is an answer, and so is "có" in "có ạ")."""
         clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
         words = folded_text(clause).split()
-        if len(words) > 1 and words[0] in self.pronouns:
-            words = words[1:]
+        for _ in range(LEADING_WORDS):
+            lead = next((p for p in self._pronoun_words if tuple(words[: len(p)]) == p and len(words) > len(p)),
+                        None)
+            if lead is None:
+                break
+            words = words[len(lead):]
         return {" ".join(words), " ".join(self._without_particles(words))}
+
+    @property
+    def _pronoun_words(self) -> list[tuple[str, ...]]:
+        return sorted((tuple(p.split()) for p in self.pronouns), key=len, reverse=True)
 
     def whole(self, text: str) -> set[str]:
         """The whole message folded, as typed and without trailing particles: for commands such as "hủy",
@@ -117,6 +127,9 @@ class Phrases:
 
     def says_not_safe(self, text: str) -> bool:
         return not self.core(text).isdisjoint(self.not_safe)
+
+    def cries_for_help(self, text: str) -> bool:
+        return not self.whole(text).isdisjoint(self.help_request)
 
     def wants_to_leave_queue(self, text: str) -> bool:
         return not self.whole(text).isdisjoint(self.leave_queue)
