@@ -103,6 +103,7 @@ class Pipeline:
                 await self.process(message_id)
             except Exception:  # noqa: BLE001 - one bad message must not stop the worker
                 log.exception("processing message %s failed; it stays in the inbox", message_id)
+                self._safe_reply_after_failure(message_id)
             finally:
                 self._queued.discard(message_id)
                 if not self._queued:
@@ -228,6 +229,16 @@ class Pipeline:
             # A worried child, or a high-risk conversation whose question went to Rasa: 111 is always there.
             replies += self.texts.render("utter_safety_concern_checkin")
         return replies
+
+    def _safe_reply_after_failure(self, message_id: int) -> None:
+        """Processing raised: the sweeper retries, but the child hears now that the message arrived, with 111
+        (once per message, so a failure that repeats does not repeat the reply)."""
+        try:
+            contact_id = self.store.first_failure(message_id)
+            if contact_id is not None:
+                self._deliver(contact_id, self.texts.render("utter_safe_fallback"))
+        except Exception:  # noqa: BLE001 - the database itself may be what failed; the sweeper retries
+            log.exception("could not send the safe reply for message %s", message_id)
 
     def _never_silent(self, message_id: int, contact_id: int) -> list[OutboundMessage]:
         """The last guard: a child's message answered by nothing is a defect, unless a person has the

@@ -98,3 +98,15 @@ async def test_a_person_owns_it_then_nothing_automated_is_said_even_to_a_risky_m
         pipeline.handover.claim(case.id, staff(store).counsellor_id)
         assert await chat(client, child, "tối nay e sẽ tự tử") == []  # the counsellor sees it, flagged
         assert pipeline.handover.escalation(case.id).risk == "imminent"
+
+
+async def test_a_disclosure_that_raises_an_open_case_still_names_111(settings: Settings) -> None:
+    """The duty notice (with 111) follows a new case only; a raised one must carry 111 in the safety reply."""
+    async with gateway(dead_rasa(settings)) as client:
+        child, store, pipeline = new_user(), client.app[STORE], client.app[PIPELINE]
+        await chat(client, child, "chào")
+        contact = store.find_contact("webchat", child)
+        pipeline.handover.open_escalation(contact.id, "none", "request_human")  # asked for a person earlier
+        for text in ("e muốn chết", "nó dọa tung ảnh nóng của e nếu e ko chuyển tiền", "e ko muốn sống nữa"):
+            replies = [r["text"] for r in await chat(client, child, text)]
+            assert replies and any("111" in r for r in replies), (text, replies)

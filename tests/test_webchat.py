@@ -124,14 +124,39 @@ async def test_a_failed_attempt_is_retried_by_the_sweeper(settings: Settings) ->
             return real_assess(text, history)
 
         pipeline.screen.assess = fails_once
+        fallback = [m.text for m in client.app[TEXTS].render("utter_safe_fallback")]
         user = new_user()
         response = await client.post("/webchat/api/messages", json={"user": user, "text": "ko muon song nua"})
         assert response.status == 202
         for _ in range(100):  # the sweeper runs every 5 s
             response = await client.get("/webchat/api/messages", params={"user": user, "after": "0"})
             replies = [m for m in (await response.json())["messages"] if m["from"] != "child"]
-            if replies:
+            if len(calls) == 2 and len(replies) > len(fallback):  # the safe reply at once, then the retry's
                 break
             await asyncio.sleep(0.1)
         assert len(calls) == 2
         assert any("111" in r["text"] for r in replies)
+        assert [r["text"] for r in replies[: len(fallback)]] == fallback
+
+
+async def test_a_message_that_always_fails_still_gets_a_safe_reply_once(settings: Settings) -> None:
+    async with gateway(dead_rasa(settings)) as client:
+        pipeline = client.app[PIPELINE]
+
+        def always_fails(text: str, history=()):  # noqa: ANN001, ANN202 - an injected lasting fault
+            raise RuntimeError("a bug")
+
+        pipeline.screen.assess = always_fails
+        user = new_user()
+        for text in ("ko muon song nua", "alo"):
+            response = await client.post("/webchat/api/messages", json={"user": user, "text": text})
+            assert response.status == 202
+        await asyncio.wait_for(pipeline.drained(), 10)
+        store = client.app[STORE]
+        for message_id in store.unprocessed_inbound():  # what the sweeper does every 5 s
+            pipeline.enqueue(message_id, store.message(message_id).contact_id)
+        await asyncio.wait_for(pipeline.drained(), 10)
+        response = await client.get("/webchat/api/messages", params={"user": user, "after": "0"})
+        replies = [m["text"] for m in (await response.json())["messages"] if m["from"] != "child"]
+        safe = [m.text for m in client.app[TEXTS].render("utter_safe_fallback")]
+        assert replies == safe + safe  # one safe reply (with 111) per message, not one per retry

@@ -174,6 +174,19 @@ class Store:
             ).all()
         return list(reversed(rows))
 
+    def first_failure(self, message_id: int) -> int | None:
+        """Count a failed processing attempt of an inbound message; its contact id on the first failure of a
+        contact a person does not own, else None."""
+        with self.session() as s:
+            message = s.get(Message, message_id)
+            if message is None or message.direction != "in" or message.status not in ("received", "pending"):
+                return None
+            message.attempts += 1
+            if message.attempts != 1:
+                return None
+            contact = s.get(Contact, message.contact_id)
+            return None if contact is None or contact.state == ContactState.HUMAN else contact.id
+
     def unprocessed_inbound(self, limit: int = 100) -> list[int]:
         """Inbound messages not yet answered (after a crash, or waiting for Rasa to come back)."""
         with self.session() as s:
