@@ -24,6 +24,7 @@ from bot.store import Contact, Escalation, Store, utcnow
 from bot.store.models import Bridge, ConsoleSession, ContactState
 
 OPEN_STATES = ("open", "claimed")
+_RISK_ORDER = case({"imminent": 3, "high": 2, "concern": 1}, value=Escalation.risk, else_=0)
 
 
 class Duty(StrEnum):
@@ -32,7 +33,6 @@ class Duty(StrEnum):
     ON_DUTY = "on_duty"  # opening hours and a counsellor signed in (or an on-call rota)
     NOBODY_ONLINE = "nobody_online"  # opening hours, but no console is signed in
     CLOSED = "closed"  # outside the centre's opening hours
-_RISK_ORDER = case({"imminent": 3, "high": 2, "concern": 1}, value=Escalation.risk, else_=0)
 
 
 @dataclass(frozen=True)

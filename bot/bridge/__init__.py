@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from bot.bridge.notices import HandoverNotices
@@ -27,12 +27,11 @@ from bot.handover import Handover, Opened
 from bot.messages import OutboundMessage
 from bot.safety import RANK, Assessment, Screen
 from bot.store import Bridge as BridgeRow
-from bot.store import Contact, ContactState, Store, utcnow
+from bot.store import Contact, ContactState, Store, aware, utcnow
 from bot.texts import Texts
 
 PLAN_ANSWER_CHARS = 300  # what a child writes into a safety plan step is kept short
-POSSIBLE_ASKED = "possible_asked_at"  # in `answers`: when the middle band's gentle question was last asked
-POSSIBLE_EVERY = timedelta(hours=24)
+POSSIBLE_EVERY = timedelta(hours=24)  # the middle band's gentle question, at most once in this time
 
 
 class Question(StrEnum):
@@ -110,19 +109,19 @@ class Bridge:
         if not assessment.phrases and self._is_for_the_bridge(state, text):
             # "e an toàn, e đang ở với mẹ" answers the question, "không cần nữa" leaves the queue: the model's
             # hunch about the words does not outrank them (a risk phrase of the lexicon would).
-            return self.answer(contact, text)
+            return self.answer(contact, text, state)
         if RANK[assessment.own] < RANK["high"]:
             # High only because of the turns before: read the message itself ("có", "đùa thôi", a question).
-            return self.answer(contact, text)
+            return self.answer(contact, text, state)
         if self.screen.is_abuse_only(assessment):
             return None  # "có nên chuyển tiền ko??" after a threat: the topic answer is what helps
         if assessment.own == "imminent":
             self.store.save_bridge(contact.id, question=Question.SAFE_NOW, flow=Flow.NONE, step=0)
             return Turn(self.texts.render("utter_check_unsafe"))
         if state.question == Question.THINKING and assessment.phrases:
-            return self._answer_question(contact, Question.THINKING, Answer.YES)  # "e ko muốn sống nữa"
+            return self._answer_question(contact, state, Question.THINKING, Answer.YES)  # "e ko muốn sống nữa"
         if state.flow == Flow.SAFETY_PLAN:
-            return self._flow_step(contact, text)  # warning signs are allowed to sound like this
+            return self._flow_step(contact, state, text)  # warning signs are allowed to sound like this
         return Turn(self.texts.render("utter_bridge_listening"))
 
     def _is_for_the_bridge(self, state: BridgeRow, text: str) -> bool:
@@ -149,9 +148,10 @@ class Bridge:
         return Turn(replies)
 
     # -- anything else ----------------------------------------------------------------------------
-    def answer(self, contact: Contact, text: str) -> Turn | None:
-        """Bridge-specific handling of an ordinary message; None when Rasa should answer it."""
-        state = self.store.bridge(contact.id)
+    def answer(self, contact: Contact, text: str, state: BridgeRow | None = None) -> Turn | None:
+        """Bridge-specific handling of an ordinary message; None when Rasa should answer it. `state`: the
+        contact's bridging row when the caller has read it already."""
+        state = state or self.store.bridge(contact.id)
         stripped = text.strip()
         if contact.state == ContactState.WAITING_HUMAN and (
             stripped == LEAVE or self.phrases.wants_to_leave_queue(stripped)
@@ -163,24 +163,23 @@ class Bridge:
             self.store.save_bridge(contact.id, flow=Flow.NONE, step=0)
             return Turn(self.texts.render("utter_exercise_stopped"))
         if state.flow and "?" not in stripped:
-            return self._flow_step(contact, stripped)  # a question mid-exercise goes to Rasa instead
+            return self._flow_step(contact, state, stripped)  # a question mid-exercise goes to Rasa instead
         if self.phrases.cries_for_help(stripped):
             # "cứu t với" on its own is not "didn't understand": are you safe right now? (with 113/115/111)
             self.store.save_bridge(contact.id, question=Question.SAFE_NOW)
             return Turn(self.texts.render("utter_help_request"))
         if self.phrases.says_not_safe(stripped):
             # "t ko an toan bay h" needs no question before it: the same next step as "not safe" to one.
-            return self._answer_question(contact, Question.SAFE_NOW, Answer.NO)
+            return self._answer_question(contact, state, Question.SAFE_NOW, Answer.NO)
         if state.question:
             answer = self.phrases.answer(stripped, safety_question=state.question == Question.SAFE_NOW)
             if answer is not Answer.OTHER:
-                return self._answer_question(contact, Question(state.question), answer)
+                return self._answer_question(contact, state, Question(state.question), answer)
             self.store.save_bridge(contact.id, question=Question.NONE)  # moved on: a later "có" is not an answer
         return None
 
     # -- the safety check ---------------------------------------------------------------------------
-    def _answer_question(self, contact: Contact, question: Question, answer: Answer) -> Turn:
-        state = self.store.bridge(contact.id)
+    def _answer_question(self, contact: Contact, state: BridgeRow, question: Question, answer: Answer) -> Turn:
         answers = json.loads(state.answers or "{}")
         answers[question.value] = answer.value
         step = SAFETY_CHECK[question, answer]
@@ -204,13 +203,10 @@ class Bridge:
         if contact.state != ContactState.BOT:
             return []
         state = self.store.bridge(contact.id)
-        answers = json.loads(state.answers or "{}")
-        asked = answers.get(POSSIBLE_ASKED)
         now = utcnow()
-        if state.question or (asked and now - datetime.fromisoformat(asked) < POSSIBLE_EVERY):
+        if state.question or (state.possible_asked_at and now - aware(state.possible_asked_at) < POSSIBLE_EVERY):
             return []
-        answers[POSSIBLE_ASKED] = now.isoformat()
-        self.store.save_bridge(contact.id, question=Question.THINKING, answers=json.dumps(answers))
+        self.store.save_bridge(contact.id, question=Question.THINKING, possible_asked_at=now)
         return self.texts.render("utter_check_possible")
 
     # -- leaving the queue --------------------------------------------------------------------------
@@ -233,8 +229,7 @@ class Bridge:
             return self.notices.render(f"utter_plan_{PLAN_STEPS[step]}")
         return self.texts.render(f"utter_grounding_{step + 1}")
 
-    def _flow_step(self, contact: Contact, text: str) -> Turn:
-        state = self.store.bridge(contact.id)
+    def _flow_step(self, contact: Contact, state: BridgeRow, text: str) -> Turn:
         flow, step = Flow(state.flow), state.step
         if flow is Flow.SAFETY_PLAN:
             plan = json.loads(state.plan or "{}")

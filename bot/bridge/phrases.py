@@ -35,6 +35,10 @@ def _folded_set(items: list[str]) -> frozenset[str]:
     return frozenset(folded_text(item) for item in items)
 
 
+def _longest_first(phrases: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted((tuple(p.split()) for p in phrases), key=len, reverse=True))
+
+
 @dataclass(frozen=True)
 class Phrases:
     pronouns: frozenset[str]
@@ -47,6 +51,8 @@ class Phrases:
     not_safe: frozenset[str]
     help_request: frozenset[str]
     retract: tuple[str, ...]
+    leading: tuple[tuple[str, ...], ...]  # pronouns and fillers as word tuples, longest first
+    trailing: tuple[tuple[str, ...], ...]  # particles as word tuples, longest first
     leave_queue: frozenset[str]
     stop: frozenset[str]
     skip: frozenset[str]
@@ -58,9 +64,12 @@ class Phrases:
         lists = ("pronouns", "particles", "affirm", "deny", "unsure", "safe", "unsafe", "not_safe", "help_request",
                  "leave_queue", "stop", "skip")
         labels = {k: v for k, v in data.items() if k not in lists and k != "retract"}
+        folded = {name: _folded_set(data[name]) for name in lists}
         return cls(
-            **{name: _folded_set(data[name]) for name in lists},
+            **folded,
             retract=tuple(sorted({folded_text(p) for p in data["retract"]}, key=len, reverse=True)),
+            leading=_longest_first(folded["pronouns"]),
+            trailing=_longest_first(folded["particles"]),
             labels=labels,
         )
 
@@ -71,16 +80,11 @@ class Phrases:
         clause = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
         words = folded_text(clause).split()
         for _ in range(LEADING_WORDS):
-            lead = next((p for p in self._pronoun_words if tuple(words[: len(p)]) == p and len(words) > len(p)),
-                        None)
+            lead = next((p for p in self.leading if tuple(words[: len(p)]) == p and len(words) > len(p)), None)
             if lead is None:
                 break
             words = words[len(lead):]
         return {" ".join(words), " ".join(self._without_particles(words))}
-
-    @property
-    def _pronoun_words(self) -> list[tuple[str, ...]]:
-        return sorted((tuple(p.split()) for p in self.pronouns), key=len, reverse=True)
 
     def whole(self, text: str) -> set[str]:
         """The whole message folded, as typed and without trailing particles: for commands such as "hủy",
@@ -93,15 +97,11 @@ class Phrases:
         stripped = True
         while stripped:
             stripped = False
-            for particle in self._particle_words:
+            for particle in self.trailing:
                 if len(words) > len(particle) and tuple(words[-len(particle):]) == particle:
                     words, stripped = words[: -len(particle)], True
                     break
         return words
-
-    @property
-    def _particle_words(self) -> list[tuple[str, ...]]:
-        return sorted((tuple(p.split()) for p in self.particles), key=len, reverse=True)
 
     def retracts(self, text: str) -> bool:
         folded = " " + folded_text(text) + " "

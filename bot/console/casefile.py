@@ -15,19 +15,12 @@ from sqlalchemy import select
 from bot.console.auth import SessionUser
 from bot.console.desk import Desk
 from bot.handover import Handover
-from bot.store import Contact, Counsellor, Escalation, Message, Report, Store, utcnow
+from bot.store import Contact, Counsellor, Escalation, Message, Report, Store, aware, utcnow
 
 REPORT_FIELDS = (
     "code", "reporter_role", "category", "platform", "occurred_when", "ongoing", "child_safe_now", "age_band",
     "description", "consent_contact", "consent_share", "callback_phone", "status",
 )
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -135,7 +128,6 @@ def bridge_view(store: Store, contact_id: int) -> dict[str, Any] | None:
     """What the assistant asked and was told while the child waited, and the child's safety plan."""
     bridge = store.bridge(contact_id)
     answers, plan = json.loads(bridge.answers or "{}"), json.loads(bridge.plan or "{}")
-    answers = {question: answer for question, answer in answers.items() if not question.endswith("_at")}
     if not (answers or plan or bridge.left_queue_at):
         return None
     return {"answers": answers, "plan": plan, "left_queue_at": iso(bridge.left_queue_at)}

@@ -53,6 +53,11 @@ def _blank(match: re.Match[str]) -> str:
     return lead + "_ " * found.strip().count(" ") + "_ "
 
 
+def _asked_gently(signals: list[str]) -> Assessment:
+    """A lexicon hit the model lowered: the middle band's gentle question, never silence."""
+    return Assessment("concern", tuple(s for s in signals if s != POSSIBLE_RISK) + (POSSIBLE_RISK, LOWERED))
+
+
 def max_level(levels: Iterable[str]) -> str:
     return max(levels, key=RANK.__getitem__, default="none")
 
@@ -208,12 +213,10 @@ class Screen:
             if RANK[lexicon.risk] >= RANK["high"]:
                 # A risk phrase in the child's words is never dismissed: at most it becomes the gentle question
                 # ("cách chết nhẹ nhàng nhất là gì" read as harmless by the model on dev).
-                asked = [s for s in signals if s != POSSIBLE_RISK] + [POSSIBLE_RISK, LOWERED]
-                return Assessment("concern", tuple(asked))
+                return _asked_gently(signals)
             return Assessment(model_level, tuple(signals + [LOWERED]))
         if explicit and RANK[lexicon.risk] >= RANK["high"] and harmless >= limits.harmless_explicit:
-            asked = [s for s in signals if s != POSSIBLE_RISK] + [POSSIBLE_RISK, LOWERED]
-            return Assessment("concern", tuple(asked))
+            return _asked_gently(signals)
         return Assessment(max_level((lexicon.risk, model_level)), tuple(signals))
 
     def lexicon_assessment(self, text: str) -> Assessment:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, overload
 
 from sqlalchemy import create_engine, delete, event, select, update
 from sqlalchemy.engine import Engine
@@ -42,6 +42,7 @@ __all__ = [
     "Note",
     "Report",
     "Store",
+    "aware",
     "utcnow",
 ]
 
@@ -276,7 +277,6 @@ class Store:
             else:
                 for key, value in values.items():
                     setattr(found, key, value)
-                found.updated_at = utcnow()
 
     # -- audit ----------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str) -> None:
@@ -286,6 +286,17 @@ class Store:
     def audit_entries(self, limit: int = 200) -> list[AuditEntry]:
         with self.session() as s:
             return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def as_naive_utc(value: datetime) -> datetime:

@@ -205,4 +205,5 @@ class Bridge(Base):
     answers: Mapped[str] = mapped_column(Text, default="{}")  # JSON: safety question -> yes | no | unsure
     plan: Mapped[str] = mapped_column(Text, default="{}")  # JSON: safety plan step -> the child's words
     left_queue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    possible_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the gentle question
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
