@@ -15,6 +15,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,16 +68,28 @@ def rasa_test_nlu(data: Path, model: Path, out: Path) -> NluScore:
     return NluScore(report["macro avg"]["f1-score"], per_intent)
 
 
-def parse_latency_ms(model: Path, texts: list[str], port: int = 5099) -> float:
-    """Median time of POST /model/parse on a running Rasa server (loopback)."""
+@contextmanager
+def rasa_parser(model: Path, port: int = 5099) -> Iterator[Callable[[str], dict]]:
+    """A Rasa server on loopback for the duration; yields parse(text) -> Rasa's parse result."""
     import urllib.request
 
+    if model.is_dir():
+        model = max(model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     server = subprocess.Popen(
         [str(RASA), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "--model", str(model)],
         cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}"
+
+    def parse(text: str) -> dict:
+        request = urllib.request.Request(
+            url + "/model/parse", data=json.dumps({"text": text}).encode(), method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.loads(r.read())
+
     try:
-        url = f"http://127.0.0.1:{port}"
         for _ in range(600):
             try:
                 with urllib.request.urlopen(url + "/status", timeout=1) as r:
@@ -83,20 +97,21 @@ def parse_latency_ms(model: Path, texts: list[str], port: int = 5099) -> float:
                         break
             except OSError:
                 time.sleep(0.5)
-        timings = []
-        for text in texts:
-            request = urllib.request.Request(
-                url + "/model/parse", data=json.dumps({"text": text}).encode(), method="POST",
-                headers={"Content-Type": "application/json"},
-            )
-            start = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=10) as r:
-                r.read()
-            timings.append((time.perf_counter() - start) * 1000)
-        return statistics.median(timings[5:] or timings)
+        yield parse
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def parse_latency_ms(model: Path, texts: list[str], port: int = 5099) -> float:
+    """Median time of POST /model/parse on a running Rasa server (loopback)."""
+    with rasa_parser(model, port) as parse:
+        timings = []
+        for text in texts:
+            start = time.perf_counter()
+            parse(text)
+            timings.append((time.perf_counter() - start) * 1000)
+        return statistics.median(timings[5:] or timings)
 
 
 def heldout_texts(path: Path) -> list[str]:
@@ -120,11 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             weakest = ", ".join(f"{name} {f1:.2f}" for name, f1 in score.weakest())
             print(f"macro-F1 {label:20s} {score.macro_f1:.3f}   weakest: {weakest}")
     if args.latency:
-        model = args.model
-        if model.is_dir():
-            model = max(model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
         texts = heldout_texts(args.data)[:200]
-        print(f"parse latency (median of {len(texts)}, HTTP /model/parse): {parse_latency_ms(model, texts):.1f} ms")
+        latency = parse_latency_ms(args.model, texts)
+        print(f"parse latency (median of {len(texts)}, HTTP /model/parse): {latency:.1f} ms")
     return 0
 
 

@@ -15,6 +15,8 @@ from typing import Awaitable, Callable
 
 from bot.bridge import Bridge, Turn
 from bot.handover import Handover, Opened
+from bot.knowledge.language import detect_language
+from bot.knowledge.speaker import Audience, detect_speaker
 from bot.messages import InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import RANK, Assessment, Screen
@@ -180,13 +182,28 @@ class Pipeline:
         elif command == "start":
             return self.texts.render("utter_start")
         elif command == "hotline":
-            return self.texts.render("utter_hotline")
+            return self.texts.render("utter_ask_hotline/general")
         else:
             turn = self.bridge.answer(contact, text)
         if turn is not None:
+            await self._remember_adult(contact, text)
             return await self._announce(turn)
         # Rasa answers (in bot state, and while a case waits: topic questions are answered as usual).
         return await self._ask_rasa(contact, text, assessment)
+
+    async def _remember_adult(self, contact: Contact, text: str) -> None:
+        """A parent's or teacher's message answered here never reaches Rasa: tell Rasa who is writing, so that
+        the next question ("tôi có nên trả tiền không") gets the adult's answer. Best effort."""
+        cue = detect_speaker(text)
+        if cue is None:
+            return
+        slots = {"speaker": cue.speaker.value, "audience": Audience.ADULT.value, "address": cue.address}
+        try:
+            await self.rasa.append_events(
+                str(contact.id), [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+            )
+        except RasaUnavailable:
+            pass  # Rasa reads the cue itself from the next message that names one
 
     async def _open_case(self, contact: Contact, assessment: Assessment) -> Opened:
         opened = self.handover.open_escalation(
@@ -222,12 +239,16 @@ class Pipeline:
             now = self.store.contact_by_id(contact.id)
             if now is not None and now.state == ContactState.WAITING_HUMAN:
                 # Rasa opened a case this turn (a person was asked for): say what is true about counsellors now.
-                replies += self.bridge.notices.status()
+                replies += self.bridge.notices.status(language=detect_language(text))
         if POSSIBLE_RISK in assessment.signals:
-            replies += self.bridge.possible_question(contact)
+            replies += self.bridge.possible_question(contact, text)
         elif assessment.at_least("concern") and not any("111" in reply.text for reply in replies):
             # A worried child, or a high-risk conversation whose question went to Rasa: 111 is always there.
-            replies += self.texts.render("utter_safety_concern_checkin")
+            adult = detect_speaker(text)
+            if adult is not None:  # a teacher writing about a bullied student is not asked whether they are sad
+                replies += self.texts.render("utter_safety_concern_checkin_adult", address=adult.address)
+            else:
+                replies += self.texts.render("utter_safety_concern_checkin", detect_language(text))
         return replies
 
     def _safe_reply_after_failure(self, message_id: int) -> None:

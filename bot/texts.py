@@ -1,7 +1,8 @@
 """Reply texts the gateway sends itself (safety replies, handover notices, fallbacks).
 
 They live in domain.yml beside Rasa's responses, so there is one place for the assistant's Vietnamese;
-this module reads them once at start-up.
+the knowledge base's answers are responses too, kept per topic in nlu_data/answers/ (Rasa merges them into
+the domain when it trains). This module reads both once at start-up.
 """
 
 from __future__ import annotations
@@ -10,7 +11,21 @@ from pathlib import Path
 
 import yaml
 
+from bot.knowledge.language import Language
 from bot.messages import Button, OutboundMessage
+
+ANSWERS_DIR = Path("nlu_data") / "answers"
+ENGLISH_SUFFIX = "_en"  # utter_safety_high_en: the same reply in simple English
+
+
+def load_responses(domain_file: Path) -> dict[str, list[dict]]:
+    """domain.yml's responses and the knowledge base's (nlu_data/answers/*.yml beside it)."""
+    responses: dict[str, list[dict]] = {}
+    answers = sorted((domain_file.parent / ANSWERS_DIR).glob("*.yml"))
+    for path in (domain_file, *answers):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        responses.update(data.get("responses") or {})
+    return responses
 
 
 class Texts:
@@ -19,14 +34,16 @@ class Texts:
 
     @classmethod
     def from_domain(cls, path: Path) -> Texts:
-        domain = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls(domain.get("responses") or {})
+        return cls(load_responses(path))
 
     def __contains__(self, name: str) -> bool:
         return name in self._responses
 
-    def render(self, name: str, **values: str) -> list[OutboundMessage]:
-        """The response as messages: Rasa splits a text on blank lines, and so do we."""
+    def render(self, name: str, language: Language | None = None, **values: str) -> list[OutboundMessage]:
+        """The response as messages: Rasa splits a text on blank lines, and so do we. In English when the
+        child writes English and the response has an English twin."""
+        if language is Language.ENGLISH and name + ENGLISH_SUFFIX in self._responses:
+            name += ENGLISH_SUFFIX
         variants = self._responses.get(name)
         if not variants:
             raise KeyError(f"response {name!r} is not in domain.yml")

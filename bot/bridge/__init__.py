@@ -24,6 +24,8 @@ from enum import StrEnum
 from bot.bridge.notices import HandoverNotices
 from bot.bridge.phrases import Answer, Phrases, default_phrases
 from bot.handover import Handover, Opened
+from bot.knowledge.language import detect_language
+from bot.knowledge.speaker import detect_speaker
 from bot.messages import OutboundMessage
 from bot.safety import RANK, Assessment, Screen
 from bot.store import Bridge as BridgeRow
@@ -49,6 +51,7 @@ class Flow(StrEnum):
     GROUNDING = "grounding"
 
 
+ADULT_SUFFIX = "_adult"  # utter_safety_high_adult: the safety reply for a parent or teacher writing about a child
 # The safety plan's steps, each a response in domain.yml (utter_plan_<step>); the last only informs.
 PLAN_STEPS = ("warning_signs", "calming", "people", "safe_place", "help")
 GROUNDING_STEPS = 5  # utter_grounding_1 .. utter_grounding_5, then utter_grounding_done
@@ -105,7 +108,7 @@ class Bridge:
         None: nothing safety-specific to add (Rasa answers, and the pipeline makes sure 111 is there)."""
         state = self.store.bridge(contact.id)
         if opened.created or opened.raised:
-            return self._new_level(contact, assessment, opened)
+            return self._new_level(contact, assessment, opened, text)
         if not assessment.phrases and self._is_for_the_bridge(state, text):
             # "e an toàn, e đang ở với mẹ" answers the question, "không cần nữa" leaves the queue: the model's
             # hunch about the words does not outrank them (a risk phrase of the lexicon would).
@@ -134,17 +137,23 @@ class Bridge:
         safety = state.question == Question.SAFE_NOW
         return bool(state.question) and self.phrases.answer(text, safety_question=safety) is not Answer.OTHER
 
-    def _new_level(self, contact: Contact, assessment: Assessment, opened: Opened) -> Turn:
+    def _new_level(self, contact: Contact, assessment: Assessment, opened: Opened, text: str) -> Turn:
         if assessment.risk == "imminent":
             name, question = "utter_safety_imminent", Question.SAFE_NOW
         elif self.screen.is_abuse_only(assessment):
             name, question = "utter_safety_abuse", Question.NONE  # no self-harm question for an exploited child
         else:
             name, question = "utter_safety_high", Question.THINKING
+        adult = detect_speaker(text)
+        if adult is not None and name + ADULT_SUFFIX in self.texts:
+            # "con tôi nói muốn chết": the parent is told what to do now, not asked about their own thoughts.
+            name += ADULT_SUFFIX
+            question = Question.SAFE_NOW if question == Question.SAFE_NOW else Question.NONE
         self.store.save_bridge(contact.id, question=question, flow=Flow.NONE, step=0, left_queue_at=None)
-        replies = self.texts.render(name)
+        language = detect_language(text)
+        replies = self.texts.render(name, language, address=adult.address if adult else "")
         if opened.created:
-            replies += self.notices.status()
+            replies += self.notices.status(language=language)
         return Turn(replies)
 
     # -- anything else ----------------------------------------------------------------------------
@@ -196,7 +205,7 @@ class Bridge:
         case = opened.escalation
         return Turn(replies, [("escalation", {"escalation_id": case.id, "risk": case.risk})])
 
-    def possible_question(self, contact: Contact) -> list[OutboundMessage]:
+    def possible_question(self, contact: Contact, text: str = "") -> list[OutboundMessage]:
         """The model's middle band: not a crisis reply, a gentle direct question; the answer settles it.
         Asked at most once a day, and not while a case is open or another question waits: a child who
         writes "gio ko vao dc" three times is not asked three times whether they want to hurt themselves."""
@@ -207,7 +216,7 @@ class Bridge:
         if state.question or (state.possible_asked_at and now - aware(state.possible_asked_at) < POSSIBLE_EVERY):
             return []
         self.store.save_bridge(contact.id, question=Question.THINKING, possible_asked_at=now)
-        return self.texts.render("utter_check_possible")
+        return self.texts.render("utter_check_possible", detect_language(text))
 
     # -- leaving the queue --------------------------------------------------------------------------
     def _leave_queue(self, contact: Contact) -> Turn:

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 from bot.bridge.phrases import Phrases, default_phrases
 from bot.handover import Duty, Handover
+from bot.knowledge.language import Language
 from bot.messages import OutboundMessage
 from bot.store import utcnow
 from bot.texts import Texts
@@ -58,11 +59,15 @@ class HandoverNotices:
             return self.phrases.label("opens_tomorrow").format(time=at)
         return self.phrases.label("opens_on").format(weekday=self.phrases.weekday(opens.isoweekday()), time=at)
 
-    def status(self, duty: Duty | None = None, now: datetime | None = None) -> list[OutboundMessage]:
-        """The notice that is true now."""
+    def status(
+        self, duty: Duty | None = None, now: datetime | None = None, language: Language | None = None
+    ) -> list[OutboundMessage]:
+        """The notice that is true now (in English for a child who writes English)."""
         duty = duty or self.handover.duty(now)
-        return self.render(STATUS_RESPONSES[duty], now)
+        return self.render(STATUS_RESPONSES[duty], now, language)
 
-    def render(self, name: str, now: datetime | None = None) -> list[OutboundMessage]:
+    def render(
+        self, name: str, now: datetime | None = None, language: Language | None = None
+    ) -> list[OutboundMessage]:
         """A response that may name the hours ({hours}) and the next opening ({next_open})."""
-        return self.texts.render(name, hours=self.hours(), next_open=self.next_open(now))
+        return self.texts.render(name, language, hours=self.hours(), next_open=self.next_open(now))

@@ -1,0 +1,83 @@
+"""Which knowledge-base answer a parsed message gets.
+
+DIET decides whether the message is a topic question at all (one of the topic intents); Rasa's
+ResponseSelector ranks every sub-question of every topic ("ask_sextortion/should_i_pay") and its best one is
+answered, even when it belongs to a neighbouring topic: on the conversation tests (an author who wrote no
+training data) the selector's first choice was right more often than DIET's topic (README, "Knowledge
+base"). When the selector is unsure, the general answer of DIET's topic is safer than a wrong specific one.
+A button sends its sub-question as the ``subtopic`` entity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+SUBTOPIC_ENTITY = "subtopic"
+APP_ENTITY = "app"
+GENERAL = "general"
+# The selector's confidence (softmax over all sub-questions) its first choice needs; below it the topic's
+# general answer (set on the conversation tests, tests/conversation_tests/knowledge.yml).
+MIN_CONFIDENCE = 0.05
+# Which platform how-to (howto.yml) completes which sub-question's answer.
+HOWTO_TASKS: dict[str, tuple[str, ...]] = {
+    "ask_bullying/how_to_block_report": ("block", "report"),
+    "ask_grooming/how_to_block_report": ("block", "report"),
+    "ask_harmful_content/how_to_report_content": ("report",),
+    "ask_privacy/make_account_private": ("make_private",),
+    "ask_privacy/turn_on_2fa": ("two_step",),
+    "ask_privacy/account_hacked_recover": ("recover_account", "two_step"),
+    "ask_privacy/strong_password": ("two_step",),
+    "ask_privacy/same_password_elsewhere": ("two_step",),
+    "ask_scam/gave_otp_password": ("recover_account", "two_step"),
+    "parent_guidance/parental_controls_setup": ("parental_controls",),
+}
+
+
+class ChosenBy(str, Enum):
+    BUTTON = "button"
+    SELECTOR = "selector"
+    GENERAL = "general"  # the selector was unsure or had nothing for this topic
+
+
+@dataclass(frozen=True)
+class AnswerChoice:
+    key: str  # "ask_sextortion/should_i_pay"
+    chosen_by: ChosenBy
+    confidence: float | None = None  # the selector's confidence in it
+
+    @property
+    def response(self) -> str:
+        return f"utter_{self.key}"
+
+    @property
+    def intent(self) -> str:
+        return self.key.split("/", 1)[0]
+
+
+def general_key(intent: str) -> str:
+    return f"{intent}/{GENERAL}"
+
+
+def entity_value(parse_data: dict[str, Any], entity: str) -> str | None:
+    for found in parse_data.get("entities") or ():
+        if found.get("entity") == entity and isinstance(found.get("value"), str):
+            return found["value"]
+    return None
+
+
+def choose_answer(parse_data: dict[str, Any], intent: str, known_keys: frozenset[str]) -> AnswerChoice:
+    """The sub-question to answer for topic `intent` (`known_keys` always holds its general key)."""
+    button = entity_value(parse_data, SUBTOPIC_ENTITY)
+    if button and button.startswith(f"{intent}/") and button in known_keys:
+        return AnswerChoice(button, ChosenBy.BUTTON)
+    selector = (parse_data.get("response_selector") or {}).get("default") or {}
+    ranking = [r for r in selector.get("ranking") or () if r.get("intent_response_key") in known_keys]
+    if ranking:
+        best = max(ranking, key=lambda r: float(r.get("confidence") or 0.0))
+        confidence = float(best.get("confidence") or 0.0)
+        if confidence >= MIN_CONFIDENCE:
+            return AnswerChoice(best["intent_response_key"], ChosenBy.SELECTOR, confidence)
+        return AnswerChoice(general_key(intent), ChosenBy.GENERAL, confidence)
+    return AnswerChoice(general_key(intent), ChosenBy.GENERAL)
