@@ -22,6 +22,7 @@ TOPIC_INTENTS = (
     "ask_bullying", "ask_grooming", "ask_sextortion", "ask_privacy", "ask_scam", "ask_harmful_content",
     "ask_hotline", "parent_guidance",
 )
+GUIDANCE = "parent_guidance"
 PARENTAL_CONTROLS = "parental_controls"
 RECENT_USER_MESSAGES = 4  # where an app named a little earlier ("nick ff của e") is still found
 
@@ -61,7 +62,7 @@ class ActionAnswer(Action):
         if intent not in TOPIC_INTENTS:
             dispatcher.utter_message(response="utter_default")
             return []
-        choice = choose_answer(parse, intent, knowledge_keys(domain))
+        choice = choose_answer(parse, intent, knowledge_keys(domain), tracker.get_slot("context_topic"))
         english = tracker.get_slot("language") == Language.ENGLISH.value
         if english and not has_english(domain, choice.response):
             choice = AnswerChoice(general_key(choice.intent), choice.chosen_by, choice.confidence)
@@ -70,19 +71,20 @@ class ActionAnswer(Action):
         if tasks and app_button and not english:
             # The child picked the app after the answer: only the steps, the answer is already above.
             self._utter_steps(dispatcher, tasks, app_button)
-            return [SlotSet("last_answer", f"{choice.key}@{app_button}")]
+            return [SlotSet("last_answer", f"{choice.key}@{app_button}"), SlotSet("context_topic", choice.intent)]
         if choice.key == tracker.get_slot("last_answer"):
             # The same question again: the same text again would not help; offer the next steps instead.
             dispatcher.utter_message(response="utter_answer_again")
-            return [SlotSet("last_answer", None)]
+            return [SlotSet("last_answer", None), SlotSet("context_topic", choice.intent)]
         dispatcher.utter_message(response=choice.response)
         if tasks and not english:
             self._utter_app_help(dispatcher, tracker, tasks, choice)
-        elif not english and tracker.get_slot("audience") != Audience.ADULT.value:
+        elif not english and tracker.get_slot("audience") != Audience.ADULT.value and choice.intent != GUIDANCE:
+            # The follow-ups speak to a child; parent_guidance's speak to a parent.
             follow_up = follow_up_response(choice.key)
             if follow_up in domain.get("responses", {}):
                 dispatcher.utter_message(response=follow_up)  # "Bạn đã chặn người đó chưa?" with buttons
-        return [SlotSet("last_answer", choice.key)]
+        return [SlotSet("last_answer", choice.key), SlotSet("context_topic", choice.intent)]
 
     def _utter_app_help(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, tasks: tuple[str, ...], choice: AnswerChoice
@@ -155,6 +157,9 @@ class ValidateSlotMappings(ValidationAction):
 
     async def extract_last_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
         return {}  # action_answer's own
+
+    async def extract_context_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
+        return {}  # action_answer's own, or the gateway's after a safety reply
 
     async def extract_language(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
         text = (tracker.latest_message or {}).get("text") or ""

@@ -16,6 +16,7 @@ from typing import Awaitable, Callable
 from bot.bridge import Bridge, Turn
 from bot.handover import Handover, Opened
 from bot.knowledge.language import detect_language
+from bot.knowledge.selection import topic_of_signals
 from bot.knowledge.speaker import Audience, detect_speaker
 from bot.messages import InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient, RasaUnavailable
@@ -182,28 +183,33 @@ class Pipeline:
         elif command == "start":
             return self.texts.render("utter_start")
         elif command == "hotline":
-            return self.texts.render("utter_ask_hotline/general")
+            return self.texts.render("utter_ask_hotline/general") + self.texts.render("utter_next_ask_hotline__general")
         else:
             turn = self.bridge.answer(contact, text)
         if turn is not None:
-            await self._remember_adult(contact, text)
+            await self._tell_rasa_the_context(contact, text, assessment)
             return await self._announce(turn)
         # Rasa answers (in bot state, and while a case waits: topic questions are answered as usual).
         return await self._ask_rasa(contact, text, assessment)
 
-    async def _remember_adult(self, contact: Contact, text: str) -> None:
-        """A parent's or teacher's message answered here never reaches Rasa: tell Rasa who is writing, so that
-        the next question ("tôi có nên trả tiền không") gets the adult's answer. Best effort."""
+    async def _tell_rasa_the_context(self, contact: Contact, text: str, assessment: Assessment) -> None:
+        """A message answered here never reaches Rasa: tell Rasa who is writing and what it is about, so that
+        the next question ("tôi có nên trả tiền không") gets the adult's answer on that topic. Best effort."""
+        slots: dict[str, str | None] = {}
         cue = detect_speaker(text)
-        if cue is None:
+        if cue is not None:
+            slots |= {"speaker": cue.speaker.value, "audience": Audience.ADULT.value, "address": cue.address}
+        topic = topic_of_signals(assessment.signals)
+        if topic is not None:
+            slots["context_topic"] = topic
+        if not slots:
             return
-        slots = {"speaker": cue.speaker.value, "audience": Audience.ADULT.value, "address": cue.address}
         try:
             await self.rasa.append_events(
                 str(contact.id), [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
             )
         except RasaUnavailable:
-            pass  # Rasa reads the cue itself from the next message that names one
+            pass  # Rasa reads the speaker itself from the next message that names one
 
     async def _open_case(self, contact: Contact, assessment: Assessment) -> Opened:
         opened = self.handover.open_escalation(

@@ -15,7 +15,7 @@ from bot.knowledge.catalogue import catalogue, markdown
 from bot.knowledge.catalogue import keys as catalogue_keys
 from bot.knowledge.howto import howtos
 from bot.knowledge.language import Language, detect_language
-from bot.knowledge.selection import HOWTO_TASKS, ChosenBy, choose_answer
+from bot.knowledge.selection import HOWTO_TASKS, ChosenBy, choose_answer, topic_of_signals
 from bot.knowledge.speaker import Speaker, detect_speaker
 from bot.texts import Texts, load_responses
 
@@ -214,3 +214,20 @@ def test_the_gateways_replies_have_english_and_adult_twins_with_111() -> None:
             assert name.rsplit("_", 1)[0] in RESPONSES, f"{name} has no Vietnamese original"
             assert "111" in RESPONSES[name][0]["text"] or name.startswith("utter_handover"), name
     assert texts.render("utter_safety_high", None)[0].text == texts.render("utter_safety_high")[0].text
+
+
+def test_a_counsellor_is_one_tap_away_after_every_answer() -> None:
+    for name, (variant, *_) in RESPONSES.items():
+        if name.startswith("utter_next_"):
+            assert any(b["payload"] == "/request_human" for b in variant["buttons"]), name
+
+
+def test_a_conversation_keeps_its_topic() -> None:
+    keys = frozenset({"ask_scam/general", "ask_scam/already_paid_scammer", "ask_sextortion/should_i_pay",
+                      "ask_sextortion/general"})
+    parse = ranking(("ask_scam/already_paid_scammer", 0.5), ("ask_sextortion/should_i_pay", 0.2))
+    assert choose_answer(parse, "ask_scam", keys).key == "ask_scam/already_paid_scammer"
+    assert choose_answer(parse, "ask_scam", keys, context="ask_sextortion").key == "ask_sextortion/should_i_pay"
+    far = ranking(("ask_scam/already_paid_scammer", 0.9), ("ask_sextortion/should_i_pay", 0.05))
+    assert choose_answer(far, "ask_scam", keys, context="ask_sextortion").key == "ask_scam/already_paid_scammer"
+    assert topic_of_signals(("fear", "sextortion")) == "ask_sextortion"

@@ -24,6 +24,12 @@ from tests.fakes.telegram_api import FakeTelegram, keyboard
 SECRET = "s3cret_for-the-webhook"
 
 
+
+def hotline_texts(client: TestClient) -> list[str]:
+    """/111: the hotline answer and its follow-up question."""
+    return texts(client, "utter_ask_hotline/general") + texts(client, "utter_next_ask_hotline__general")
+
+
 def texts(client: TestClient, name: str) -> list[str]:
     return [m.text for m in client.app[TEXTS].render(name)]
 
@@ -151,7 +157,7 @@ async def test_resent_update_is_processed_once(settings: Settings, fake: FakeTel
         assert await fake.deliver(update) == (200, {"ok": True, "duplicate": True})
         await settled(client, "telegram", str(chat))
         assert len(inbound(client, "telegram", str(chat))) == 1
-        assert fake.texts_to(chat) == texts(client, "utter_ask_hotline/general")  # answered once
+        assert fake.texts_to(chat) == hotline_texts(client)  # answered once
 
 
 async def test_429_is_honoured(client: TestClient, fake: FakeTelegram) -> None:
@@ -159,7 +165,7 @@ async def test_429_is_honoured(client: TestClient, fake: FakeTelegram) -> None:
     fake.rate_limit_next = [1]
     await fake.deliver(fake.text_update(chat, "/111"))
     await settled(client, "telegram", str(chat))
-    expected = texts(client, "utter_ask_hotline/general")
+    expected = hotline_texts(client)
     assert fake.texts_to(chat) == expected  # all delivered, in order, none twice
     (refused,) = fake.rate_limited
     assert refused["text"] == expected[0]
@@ -208,9 +214,9 @@ async def test_polling_mode(settings: Settings, fake: FakeTelegram) -> None:
     fake.queue_update(update)
     fake.queue_update(update)  # a resend with the same update_id
     async with served_gateway(telegram_settings(settings, fake, mode="polling")) as client:
-        await fake.wait_sent(chat, len(texts(client, "utter_ask_hotline/general")))
+        await fake.wait_sent(chat, len(hotline_texts(client)))
         await settled(client, "telegram", str(chat))
-        assert fake.texts_to(chat) == texts(client, "utter_ask_hotline/general")
+        assert fake.texts_to(chat) == hotline_texts(client)
         assert len(inbound(client, "telegram", str(chat))) == 1
         assert ("deleteWebhook", {}) in fake.calls  # getUpdates is refused while a webhook is set
         confirmed = ("getUpdates", {"offset": update["update_id"] + 1, "timeout": 25,

@@ -67,6 +67,12 @@ def new_user() -> str:
     return str(secrets.randbelow(10**18))
 
 
+
+def hotline_as_zalo_texts(client: TestClient) -> list[str]:
+    """/111: the hotline answer and its follow-up question."""
+    return as_zalo_texts(client, "utter_ask_hotline/general") + as_zalo_texts(client, "utter_next_ask_hotline__general")
+
+
 def as_zalo_texts(client: TestClient, response: str) -> list[str]:
     """What a Zalo user sees for a domain response: buttons as numbered lines and the hint."""
     hint = client.app[TEXTS].render("utter_choose_by_number")[0].text
@@ -143,7 +149,7 @@ async def test_oa_resent_event_is_processed_once(client: TestClient, oa: FakeZal
     assert await oa.deliver(oa_url(client), event) == (200, {"ok": True, "duplicate": True})
     await settled(client, "zalo_oa", user)
     assert len(inbound(client, "zalo_oa", user)) == 1
-    assert oa.texts_to(user) == as_zalo_texts(client, "utter_ask_hotline/general")
+    assert oa.texts_to(user) == hotline_as_zalo_texts(client)
 
 
 async def test_oa_numbered_choice_becomes_the_button_payload(client: TestClient, oa: FakeZaloOA) -> None:
@@ -181,7 +187,7 @@ async def test_oa_other_errors_are_retried(client: TestClient, oa: FakeZaloOA) -
     assert first.status == "queued" and oa.texts_to(user) == []  # kept, waiting for its retry
     client.app[STORE].mark_retry(first.id, 0)  # due now rather than in 5 s
     await settled(client, "zalo_oa", user)
-    assert oa.texts_to(user) == as_zalo_texts(client, "utter_ask_hotline/general")
+    assert oa.texts_to(user) == hotline_as_zalo_texts(client)
 
 
 async def test_oa_long_reply_is_split(client: TestClient, oa: FakeZaloOA) -> None:
@@ -240,7 +246,7 @@ async def test_bot_resent_message_is_processed_once(client: TestClient, bot: Fak
     assert await bot.deliver(bot_url(client), update) == (200, {"ok": True, "duplicate": True})
     await settled(client, "zalo_bot", chat)
     assert len(inbound(client, "zalo_bot", chat)) == 1
-    assert bot.texts_to(chat) == as_zalo_texts(client, "utter_ask_hotline/general")
+    assert bot.texts_to(chat) == hotline_as_zalo_texts(client)
 
 
 async def test_bot_429_is_honoured(client: TestClient, bot: FakeZaloBot) -> None:
@@ -248,7 +254,7 @@ async def test_bot_429_is_honoured(client: TestClient, bot: FakeZaloBot) -> None
     bot.rate_limit_next = [1]
     await bot.deliver(bot_url(client), bot.text_update(chat, "/111"))
     await settled(client, "zalo_bot", chat)
-    expected = as_zalo_texts(client, "utter_ask_hotline/general")
+    expected = hotline_as_zalo_texts(client)
     assert bot.texts_to(chat) == expected
     (refused,) = bot.rate_limited
     first_sent = next(m for m in bot.sent if m["chat_id"] == chat)
@@ -272,9 +278,9 @@ async def test_bot_numbered_choice_becomes_the_button_payload(client: TestClient
     chat = new_user()
     await bot.deliver(bot_url(client), bot.text_update(chat, "/111"))
     await settled(client, "zalo_bot", chat)
-    assert bot.texts_to(chat)[-1].endswith("1. Nhắn cho tư vấn viên\n"
+    assert bot.texts_to(chat)[-1].endswith("3. Nói chuyện với tư vấn viên\n"
                                            + client.app[TEXTS].render("utter_choose_by_number")[0].text)
-    await bot.deliver(bot_url(client), bot.text_update(chat, "nhắn cho tư vấn viên"))  # the title works too
+    await bot.deliver(bot_url(client), bot.text_update(chat, "nói chuyện với tư vấn viên"))  # the title works too
     await settled(client, "zalo_bot", chat)
     assert inbound(client, "zalo_bot", chat)[-1].text == "/request_human"
 

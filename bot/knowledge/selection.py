@@ -20,6 +20,18 @@ GENERAL = "general"
 # The selector's confidence (softmax over all sub-questions) its first choice needs; below it the topic's
 # general answer (set on the conversation tests, tests/conversation_tests/knowledge.yml).
 MIN_CONFIDENCE = 0.05
+# A topic the conversation is already about ("có nên chuyển tiền ko??" after a threat to post photos) keeps
+# its best sub-question when that one has at least this share of the overall first choice's confidence.
+CONTEXT_RATIO = 0.25
+# The safety screen's signals that name a topic: a message answered by the gateway's safety reply never
+# reaches Rasa, but the next question is about the same thing.
+SIGNAL_TOPICS: dict[str, str] = {
+    "sextortion": "ask_sextortion",
+    "secret_meeting": "ask_grooming",
+    "grooming_pressure": "ask_grooming",
+    "trafficking_or_lure": "ask_grooming",
+    "bullied": "ask_bullying",
+}
 # Which platform how-to (howto.yml) completes which sub-question's answer.
 HOWTO_TASKS: dict[str, tuple[str, ...]] = {
     "ask_bullying/how_to_block_report": ("block", "report"),
@@ -67,8 +79,15 @@ def entity_value(parse_data: dict[str, Any], entity: str) -> str | None:
     return None
 
 
-def choose_answer(parse_data: dict[str, Any], intent: str, known_keys: frozenset[str]) -> AnswerChoice:
-    """The sub-question to answer for topic `intent` (`known_keys` always holds its general key)."""
+def topic_of_signals(signals: list[str] | tuple[str, ...]) -> str | None:
+    return next((SIGNAL_TOPICS[s] for s in signals if s in SIGNAL_TOPICS), None)
+
+
+def choose_answer(
+    parse_data: dict[str, Any], intent: str, known_keys: frozenset[str], context: str | None = None
+) -> AnswerChoice:
+    """The sub-question to answer for topic `intent` (`known_keys` always holds its general key); `context`:
+    the topic the conversation is about, if any."""
     button = entity_value(parse_data, SUBTOPIC_ENTITY)
     if button and button.startswith(f"{intent}/") and button in known_keys:
         return AnswerChoice(button, ChosenBy.BUTTON)
@@ -76,6 +95,11 @@ def choose_answer(parse_data: dict[str, Any], intent: str, known_keys: frozenset
     ranking = [r for r in selector.get("ranking") or () if r.get("intent_response_key") in known_keys]
     if ranking:
         best = max(ranking, key=lambda r: float(r.get("confidence") or 0.0))
+        in_context = [r for r in ranking if context and r["intent_response_key"].startswith(f"{context}/")]
+        if in_context:
+            best_in_context = max(in_context, key=lambda r: float(r.get("confidence") or 0.0))
+            if float(best_in_context.get("confidence") or 0.0) >= CONTEXT_RATIO * float(best.get("confidence") or 0.0):
+                best = best_in_context
         confidence = float(best.get("confidence") or 0.0)
         if confidence >= MIN_CONFIDENCE:
             return AnswerChoice(best["intent_response_key"], ChosenBy.SELECTOR, confidence)
