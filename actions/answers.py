@@ -1,7 +1,7 @@
 """Topic questions answered from the knowledge base, for the child or the adult who is asking.
 
 Thin: the choice of answer is bot.knowledge.selection's, the speaker and language cues bot.knowledge's; the
-texts are domain.yml's responses (variations per audience and language) and bot/knowledge/howto.yml.
+texts are the responses in nlu_data/answers/ (variations per audience and language) and bot/knowledge/howto.yml.
 """
 
 from __future__ import annotations
@@ -13,25 +13,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
+from bot.knowledge.catalogue import keys, topics
 from bot.knowledge.howto import Platform, howtos
 from bot.knowledge.language import Language, detect_language
 from bot.knowledge.selection import APP_ENTITY, HOWTO_TASKS, AnswerChoice, choose_answer, entity_value, general_key
-from bot.knowledge.speaker import Audience, Speaker, detect_speaker
+from bot.knowledge.speaker import Audience, Speaker, detect_speaker, speaker_cues
 
-TOPIC_INTENTS = (
-    "ask_bullying", "ask_grooming", "ask_sextortion", "ask_privacy", "ask_scam", "ask_harmful_content",
-    "ask_hotline", "parent_guidance",
-)
+TOPIC_INTENTS = topics()
 GUIDANCE = "parent_guidance"
 PARENTAL_CONTROLS = "parental_controls"
 RECENT_USER_MESSAGES = 4  # where an app named a little earlier ("nick ff của e") is still found
-
-
-def knowledge_keys(domain: dict[str, Any]) -> frozenset[str]:
-    return frozenset(
-        name.removeprefix("utter_") for name in domain.get("responses", {}) if "/" in name
-        and name.removeprefix("utter_").split("/", 1)[0] in TOPIC_INTENTS
-    )
 
 
 def has_english(domain: dict[str, Any], response: str) -> bool:
@@ -62,7 +53,7 @@ class ActionAnswer(Action):
         if intent not in TOPIC_INTENTS:
             dispatcher.utter_message(response="utter_default")
             return []
-        choice = choose_answer(parse, intent, knowledge_keys(domain), tracker.get_slot("context_topic"))
+        choice = choose_answer(parse, intent, keys(), tracker.get_slot("context_topic"))
         english = tracker.get_slot("language") == Language.ENGLISH.value
         if english and not has_english(domain, choice.response):
             choice = AnswerChoice(general_key(choice.intent), choice.chosen_by, choice.confidence)
@@ -140,8 +131,8 @@ class ValidateSlotMappings(ValidationAction):
         if current.is_adult:
             return current, tracker.get_slot("address")
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if intent == "parent_guidance" or tracker.get_slot("reporter_role") == "parent_teacher":
-            return Speaker.PARENT, tracker.get_slot("address") or "anh/chị"
+        if intent == GUIDANCE or tracker.get_slot("reporter_role") == "parent_teacher":
+            return Speaker.PARENT, tracker.get_slot("address") or speaker_cues().default_address[Speaker.PARENT]
         return Speaker.CHILD, None
 
     async def extract_speaker(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:

@@ -20,6 +20,7 @@ import yaml
 from benchmarks.nlu_eval import rasa_parser
 from bot.config import PROJECT_ROOT
 from bot.knowledge.catalogue import keys as knowledge_keys
+from bot.knowledge.catalogue import topics
 from bot.knowledge.selection import choose_answer
 
 TEST_SET = PROJECT_ROOT / "tests" / "data" / "knowledge_test.yml"
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             intent = (result.get("intent") or {}).get("name")
             top = ((result.get("response_selector") or {}).get("default") or {}).get("response") or {}
             answer = choose_answer(result, intent, known).key if intent and "/" not in intent else None
-            if intent not in {k.split("/")[0] for k in known}:
+            if intent not in topics():
                 answer = None  # not a topic: no knowledge-base answer at all
             for bucket in (topic, "all"):
                 counts[bucket]["n"] += 1

@@ -30,6 +30,12 @@ def catalogue(path: Path = CATALOGUE_FILE) -> dict[str, dict[str, dict[str, str]
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def topics() -> tuple[str, ...]:
+    """The topic intents the knowledge base answers (action_answer's rules)."""
+    return tuple(catalogue())
+
+
+@lru_cache(maxsize=1)
 def keys() -> frozenset[str]:
     return frozenset(f"{intent}/{key}" for intent, entries in catalogue().items() for key in entries)
 
