@@ -193,10 +193,14 @@ def ranking(*pairs: tuple[str, float]) -> dict:
 
 def test_the_selectors_first_choice_is_answered_unless_it_is_unsure() -> None:
     keys = frozenset({"ask_scam/general", "ask_scam/gave_otp_password", "ask_privacy/account_hacked_recover"})
-    parse = ranking(("ask_privacy/account_hacked_recover", 0.6), ("ask_scam/gave_otp_password", 0.3),
-                    ("ask_scam/general", 0.1))
-    choice = choose_answer(parse, "ask_scam", keys)  # DIET said scam; the selector knows better
+    parse = ranking(("ask_privacy/account_hacked_recover", 0.85), ("ask_scam/gave_otp_password", 0.1),
+                    ("ask_scam/general", 0.05))
+    choice = choose_answer(parse, "ask_scam", keys)  # DIET said scam; the selector is far surer of another
     assert (choice.key, choice.chosen_by) == ("ask_privacy/account_hacked_recover", ChosenBy.SELECTOR)
+    close = ranking(("ask_privacy/account_hacked_recover", 0.6), ("ask_scam/gave_otp_password", 0.3),
+                    ("ask_scam/general", 0.1))
+    # DIET's topic and a close second of the selector agree: that sub-question wins
+    assert choose_answer(close, "ask_scam", keys).key == "ask_scam/gave_otp_password"
     unsure = ranking(("ask_scam/gave_otp_password", 0.04), ("ask_scam/x", 0.03))
     assert choose_answer(unsure, "ask_scam", keys).key == "ask_scam/general"
     assert choose_answer({}, "ask_scam", keys).key == "ask_scam/general"
