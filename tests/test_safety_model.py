@@ -13,7 +13,7 @@ from bot.gateway import PIPELINE, STORE, TEXTS
 from bot.safety import Screen
 from bot.safety.evaluate import evaluate, load_rows
 from bot.safety.model import RiskModel, Thresholds
-from bot.safety.screen import POSSIBLE_RISK
+from bot.safety.screen import MIN_WORDS_FOR_MODEL_CRISIS, POSSIBLE_RISK
 from bot.safety.train import DATA_DIR, fit_pipeline, from_pipeline, training_files
 from tests.helpers import chat, gateway, new_user
 
@@ -65,6 +65,17 @@ def test_the_model_raises_and_its_middle_band_is_a_question(screen: Screen) -> N
     assert possible.risk == "concern" and POSSIBLE_RISK in possible.signals
 
 
+def test_a_very_short_message_is_asked_not_alarmed_on_the_models_word_alone(screen: Screen) -> None:
+    risky = {"none": 0.1, "concern": 0.1, "high": 0.2, "imminent": 0.6}
+    short = screen.lexicon_assessment("Tạm biệt :))")
+    assert screen.word_count("Tạm biệt :))") < MIN_WORDS_FOR_MODEL_CRISIS
+    asked = screen.decide(short, risky, LIMITS, screen.word_count("Tạm biệt :))"))
+    assert asked.risk == "concern" and POSSIBLE_RISK in asked.signals
+    # The lexicon's own words still carry a short message, and the model may raise them further.
+    assert screen.assess_text("kms").at_least("high")
+    assert screen.decide(screen.lexicon_assessment("kms tonight"), risky, LIMITS, 2).risk == "imminent"
+
+
 async def test_possible_risk_is_asked_gently_and_the_answer_settles_it(settings: Settings) -> None:
     from tests.test_handover import FakeRasa
 
@@ -114,7 +125,7 @@ def test_figures_on_the_unseen_test_split(screen: Screen) -> None:
     """tests/data/risk/test_*.tsv: written by authors who wrote nothing else here; never trained or tuned on."""
     rows = [row for path in sorted(DATA_DIR.glob("test_*.tsv")) for row in load_rows(path)]
     report = evaluate(screen, rows)
-    assert report.total >= 800
+    assert report.total >= 1900
     assert report.recall_high_or_above >= FLOORS["recall_high_or_above"]
     assert report.caught_high_or_above >= FLOORS["caught"]
     assert report.recall["imminent"] >= FLOORS["imminent_exact"]
@@ -122,8 +133,9 @@ def test_figures_on_the_unseen_test_split(screen: Screen) -> None:
 
 
 # What the screen reaches on the test split (README "Safety screen"); floors, so that it never gets worse.
-# Measured 2026-12-01: 0.803 / 0.971 caught / 0.881 / 0.061 (README); floors a little under them.
-FLOORS = {"recall_high_or_above": 0.78, "caught": 0.95, "imminent_exact": 0.86, "false_positive_rate": 0.07}
+# Measured 2026-12-02 on 1,900 messages by three authors: 0.880 / 0.938 caught / 0.943 / 0.047 (docs/safety.md);
+# floors a little under them.
+FLOORS = {"recall_high_or_above": 0.86, "caught": 0.92, "imminent_exact": 0.92, "false_positive_rate": 0.06}
 
 
 def test_the_reply_fits_who_is_doing_harm(screen: Screen) -> None:

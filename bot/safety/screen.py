@@ -29,6 +29,12 @@ LEXICON_FILE = Path(__file__).with_name("lexicon.yml")
 POSSIBLE_RISK = "possible_risk"  # the model's middle band: a gentle question rather than a crisis reply
 NEGATED = "negated"  # the risk phrase was negated ("không có ý định tự tử"): the model may not raise it
 LOWERED = "lowered_by_model"
+# Below this many words the model alone does not send a crisis reply, only the gentle question: in the
+# training data 23 of ~4,000 risky messages are that short and the lexicon has words for most of them ("em
+# muốn chết", "kms", "i wanna die", "sống chi nữa"), while on real comments "Sẽ", "Nooo", "Tạm biệt :))" and
+# after a crisis question "không cần nữa" were read as high or imminent by the model. The gentle question
+# still asks the child directly, and a yes opens a case.
+MIN_WORDS_FOR_MODEL_CRISIS = 4  # (when the lexicon found nothing in it)
 CONTEXT_SIGNALS = frozenset({"follows_high_risk", "repeated_concern", "recent_concern", "plan_after_risk"})
 MARKS = frozenset({POSSIBLE_RISK, NEGATED, LOWERED}) | CONTEXT_SIGNALS
 
@@ -179,9 +185,14 @@ class Screen:
         lexicon = self.lexicon_assessment(text)
         if self.model is None or PAYLOAD.match(text):
             return lexicon  # a button's payload carries values, not a child's words
-        return self.decide(lexicon, self.model.probabilities(text), self.model.thresholds)
+        return self.decide(lexicon, self.model.probabilities(text), self.model.thresholds, self.word_count(text))
 
-    def decide(self, lexicon: Assessment, probs: dict[str, float], limits: Thresholds) -> Assessment:
+    @staticmethod
+    def word_count(text: str) -> int:
+        return len(_TOKEN_RE.findall(text))
+
+    def decide(self, lexicon: Assessment, probs: dict[str, float], limits: Thresholds,
+               words: int = MIN_WORDS_FOR_MODEL_CRISIS) -> Assessment:
         """Lexicon and model into one of the four levels.
 
         - The model raises: P(high)+P(imminent) >= limits.high makes at least high (imminent with
@@ -192,20 +203,30 @@ class Screen:
           A high or imminent phrase is lowered at most to the gentle question, never to silence.
           An explicit phrase is never lowered below the gentle question, and only when the model is all
           but certain (P(none) >= limits.harmless_explicit): "uống nhiều nước ngọt có hại ko".
+        - A message of fewer than MIN_WORDS_FOR_MODEL_CRISIS words in which the lexicon found nothing gets
+          from the model the gentle question where it would have had the crisis reply, and nothing else.
         - The signals say why: the phrases, and the model's reading as `model:<level>=<p>`.
         """
         risky = probs.get("high", 0.0) + probs.get("imminent", 0.0)
-        if risky >= limits.high:
+        # A few words and no phrase of the lexicon ("mik", "13 tuổi", "Tạm biệt :))"): too little for the model
+        # to say more than "ask gently", and only when it would otherwise send the crisis reply.
+        short = words < MIN_WORDS_FOR_MODEL_CRISIS and lexicon.risk == "none"
+        asked = False
+        if short:
+            model_level = "concern" if risky >= limits.high else "none"
+            asked = model_level == "concern"
+        elif risky >= limits.high:
             model_level = "imminent" if probs.get("imminent", 0.0) >= limits.imminent else "high"
         elif risky >= limits.possible or risky + probs.get("concern", 0.0) >= limits.concern:
             model_level = "concern"
+            asked = risky >= limits.possible
         else:
             model_level = "none"
         if NEGATED in lexicon.signals and RANK[model_level] > RANK["concern"]:
             model_level, risky = "concern", 0.0  # "mình không có ý định tự tử đâu": the child said it already
         top = max(probs, key=probs.__getitem__)
         signals = list(lexicon.signals) + [f"model:{top}={probs[top]:.2f}"]
-        if model_level == "concern" and limits.possible <= risky < limits.high:
+        if model_level == "concern" and asked:
             signals.append(POSSIBLE_RISK)
         explicit = not self.explicit.isdisjoint(lexicon.signals)
         harmless = probs.get("none", 0.0)

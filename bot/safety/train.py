@@ -35,14 +35,16 @@ DATA_DIR = PROJECT_ROOT / "tests" / "data" / "risk"
 # The earlier labelled sets the lexicon was tuned on are training data for the model too (other authors).
 EXTRA_TRAIN = tuple(PROJECT_ROOT / "tests" / "data" / name for name in ("safety_dev.tsv", "safety_holdout.tsv"))
 SEED = 42
-C = 40.0  # inverse regularisation of the logistic regression (chosen on dev, README)
+C = 20.0  # inverse regularisation of the logistic regression (chosen on dev among 10-80, docs/safety.md)
 CLASS_WEIGHT: str | None = None  # the data's own mix: "balanced" made unknown text look risky (README)
-# The operating point, chosen on dev (README "Safety screen"): catch at least MIN_CAUGHT of high+imminent
-# (a crisis reply, or the gentle question of the middle band), while false crisis replies stay within budget
-# on open social-media text and on the harmless half of dev; then as many as possible at >= high.
-MIN_CAUGHT = 0.97
+# The operating point, chosen on dev (docs/safety.md): catch at least MIN_CAUGHT of high+imminent (a crisis
+# reply, or the gentle question of the middle band), while false crisis replies stay within budget on open
+# social-media text and on the harmless half of dev, and gentle questions to harmless messages too (a wide
+# middle band caught 0.99 but asked one harmless message in seven); then as many as possible at >= high.
+MIN_CAUGHT = 0.95
 MAX_SOCIAL_ALARMS = 0.004  # per message: 4 per 1,000
 MAX_DEV_FALSE_HIGH = 0.01
+MAX_DEV_FALSE_POSITIVE = 0.07  # harmless messages flagged at any level, the gentle question included
 SOCIAL_DEV = "dev_social.tsv"  # social-media comments by another author: the false alarms of open text
 
 
@@ -110,6 +112,7 @@ def from_pipeline(pipeline: Pipeline) -> RiskModel:
 
 def feasible(report: Report, social: Report | None) -> bool:
     return (report.caught_high_or_above >= MIN_CAUGHT and report.false_high_rate <= MAX_DEV_FALSE_HIGH
+            and report.false_positive_rate <= MAX_DEV_FALSE_POSITIVE
             and (social is None or social.false_high_rate <= MAX_SOCIAL_ALARMS))
 
 
@@ -124,22 +127,23 @@ def choose_thresholds(
 ) -> tuple[Thresholds, Report, Report | None]:
     lexicon = [screen.lexicon_assessment(row.text) for row in dev + social]
     probs = [model.probabilities(row.text) for row in dev + social]
+    words = [screen.word_count(row.text) for row in dev + social]
     best: tuple[float, Thresholds, Report, Report | None] | None = None
     grid = itertools.product(
-        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.2, 0.3, 0.5), (0.15, 0.3, 0.5), (0.5, 0.7, 0.8), (0.6, 0.75, 0.9),
-        (0.9, 0.95, 1.01),
+        (0.4, 0.5, 0.6, 0.7, 0.8, 0.9), (0.2, 0.3, 0.5), (0.15, 0.3, 0.5, 0.7, 1.0), (0.5, 0.7, 0.8, 1.01),
+        (0.5, 0.6, 0.75, 0.9), (0.9, 1.01),
     )
     for high, imminent, possible_share, concern, harmless, harmless_explicit in grid:
-        limits = Thresholds(float(high), float(imminent), float(high * possible_share), float(concern), float(harmless),
-                            float(harmless_explicit))
-        judged = [(row, screen.decide(lex, p, limits)) for row, lex, p in zip(dev + social, lexicon, probs,
-                                                                                  strict=True)]
+        limits = Thresholds(float(high), float(imminent), round(high * possible_share, 3), float(concern),
+                            float(harmless), float(harmless_explicit))
+        judged = [(row, screen.decide(lex, p, limits, n)) for row, lex, p, n in zip(dev + social, lexicon, probs,
+                                                                                          words, strict=True)]
         report = score(judged[: len(dev)])
         social_report = score(judged[len(dev):]) if social else None
         # An infeasible point is judged by how far it is from the budget, so the nearest one wins if none fits.
         value = objective(report) if feasible(report, social_report) else (
             -100 + 10 * report.caught_high_or_above - 100 * (social_report.false_high_rate if social_report else 0)
-            - 100 * report.false_high_rate)
+            - 100 * report.false_high_rate - 10 * report.false_positive_rate)
         if best is None or value > best[0]:
             best = (value, limits, report, social_report)
     assert best is not None
