@@ -235,3 +235,12 @@ def test_a_conversation_keeps_its_topic() -> None:
     far = ranking(("ask_scam/already_paid_scammer", 0.9), ("ask_sextortion/should_i_pay", 0.05))
     assert choose_answer(far, "ask_scam", keys, context="ask_sextortion").key == "ask_scam/already_paid_scammer"
     assert topic_of_signals(("fear", "sextortion")) == "ask_sextortion"
+
+
+def test_a_close_specific_answer_beats_the_topics_general_one() -> None:
+    keys = frozenset({"ask_privacy/general", "ask_privacy/make_account_private", "ask_privacy/delete_old_posts"})
+    close = ranking(("ask_privacy/general", 0.37), ("ask_privacy/make_account_private", 0.34),
+                    ("ask_privacy/delete_old_posts", 0.03))
+    assert choose_answer(close, "ask_privacy", keys).key == "ask_privacy/make_account_private"
+    clear = ranking(("ask_privacy/general", 0.8), ("ask_privacy/make_account_private", 0.1))
+    assert choose_answer(clear, "ask_privacy", keys).key == "ask_privacy/general"
