@@ -11,7 +11,7 @@ import asyncio
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Coroutine
 
 from bot.bridge import Bridge, Turn
 from bot.handover import Handover, Opened
@@ -62,6 +62,9 @@ class Pipeline:
         self._idle = asyncio.Event()
         self._idle.set()
         self._queued: set[int] = set()  # message ids waiting in a queue or being processed
+        # Per contact: Rasa bookkeeping after a reply the gateway gave itself (interrupt a form, tell it the
+        # speaker and topic). The reply never waits for it; the contact's next Rasa call does.
+        self._rasa_updates: dict[int, asyncio.Task] = {}
 
     # -- intake ---------------------------------------------------------------------------------
     def accept(self, inbound: InboundMessage) -> Accepted:
@@ -90,14 +93,18 @@ class Pipeline:
         self._tasks.append(asyncio.create_task(self._sweeper(sweep_interval_s)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = self._tasks + list(self._rasa_updates.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks, self._queues = [], []
 
     async def drained(self) -> None:
-        """Wait until every enqueued message has been processed (used by tests and shutdown)."""
+        """Wait until every enqueued message has been processed and Rasa told what it must know (used by
+        tests and shutdown)."""
         await self._idle.wait()
+        while self._rasa_updates:
+            await asyncio.gather(*self._rasa_updates.values(), return_exceptions=True)
 
     async def _worker(self, queue: asyncio.Queue[int]) -> None:
         while True:
@@ -187,7 +194,7 @@ class Pipeline:
         else:
             turn = self.bridge.answer(contact, text)
         if turn is not None:
-            await self._tell_rasa_the_context(contact, text, assessment)
+            self._update_rasa_later(contact.id, self._tell_rasa_the_context(contact, text, assessment))
             return await self._announce(turn)
         # Rasa answers (in bot state, and while a case waits: topic questions are answered as usual).
         return await self._ask_rasa(contact, text, assessment)
@@ -218,11 +225,41 @@ class Pipeline:
         if not (opened.created or opened.raised):
             return opened  # the same level again: the case and any form in progress stay as they are
         await self._publish("escalation", {"escalation_id": opened.escalation.id, "risk": opened.escalation.risk})
+        self._update_rasa_later(contact.id, self._interrupt_rasa(contact))
+        return opened
+
+    async def _interrupt_rasa(self, contact: Contact) -> None:
         try:
             await self.rasa.interrupt(str(contact.id))
         except RasaUnavailable:
             pass  # nothing to interrupt if Rasa is down; the reply does not depend on it
-        return opened
+
+    def _update_rasa_later(self, contact_id: int, update: Coroutine[object, object, None]) -> None:
+        """Run `update` after the contact's earlier updates, without holding up the reply: a slow or hanging
+        Rasa must not delay a safety reply by its timeout."""
+        previous = self._rasa_updates.get(contact_id)
+
+        async def in_order() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                await update
+            except Exception:  # noqa: BLE001 - bookkeeping; the child's reply has gone already
+                log.exception("updating Rasa for contact %s failed", contact_id)
+
+        task = asyncio.create_task(in_order())
+        self._rasa_updates[contact_id] = task
+
+        def forget(done: asyncio.Task) -> None:
+            if self._rasa_updates.get(contact_id) is done:
+                del self._rasa_updates[contact_id]
+
+        task.add_done_callback(forget)
+
+    async def _rasa_caught_up(self, contact_id: int) -> None:
+        pending = self._rasa_updates.get(contact_id)
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
 
     async def _announce(self, turn: Turn) -> list[OutboundMessage]:
         for kind, payload in turn.events:
@@ -232,6 +269,7 @@ class Pipeline:
     async def _ask_rasa(
         self, contact: Contact, text: str, assessment: Assessment, retry: bool = False
     ) -> list[OutboundMessage] | None:
+        await self._rasa_caught_up(contact.id)  # a form interrupted after a safety reply is closed first
         try:
             replies = await self.rasa.send(str(contact.id), text, {"risk": assessment.risk})
         except RasaUnavailable as error:

@@ -4,6 +4,7 @@ when a counsellor joins and leaves, opening hours, and re-notification of urgent
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -410,3 +411,49 @@ def pipeline_case(client: TestClient, contact_id: int) -> Escalation:
     case = client.app[PIPELINE].handover.open_case_for(contact_id)
     assert case is not None
     return case
+
+
+class HangingTrackerRasa(FakeRasa):
+    """Rasa whose tracker API does not answer until the test lets it: a safety reply must not wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def _events(self, request: web.Request) -> web.Response:
+        await self.release.wait()
+        return await super()._events(request)
+
+
+async def test_a_safety_reply_does_not_wait_for_a_hanging_rasa(settings: Settings) -> None:
+    async with HangingTrackerRasa() as rasa, gateway(dataclasses.replace(settings, rasa_url=rasa.url)) as client:
+        child, store = new_user(), client.app[STORE]
+        posted = await client.post("/webchat/api/messages", json={"user": child, "text": "e muốn chết"})
+        assert posted.status == 202
+        contact = None
+        for _ in range(200):  # the reply is in the outbox while Rasa still holds the interrupt
+            contact = store.find_contact("webchat", child)
+            if contact is not None and any(m.sender != "child" and "111" in m.text
+                                           for m in store.transcript(contact.id)):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("no safety reply while Rasa's tracker API hung")
+        assert not rasa.tracker_events and not rasa.release.is_set()
+        rasa.release.set()  # Rasa answers now: the interrupt still reaches it, and drained() waits for it
+        await asyncio.wait_for(client.app[PIPELINE].drained(), 10)
+        assert [sender for sender, _ in rasa.tracker_events] == [str(contact.id)]
+
+
+async def test_rasa_updates_run_in_order_and_the_next_rasa_call_waits_for_them(settings: Settings) -> None:
+    async with gateway(settings) as client:
+        pipeline, seen = client.app[PIPELINE], []
+
+        async def update(name: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            seen.append(name)
+
+        pipeline._update_rasa_later(1, update("interrupt", 0.05))
+        pipeline._update_rasa_later(1, update("slots", 0.0))
+        await pipeline._rasa_caught_up(1)
+        assert seen == ["interrupt", "slots"]
