@@ -103,29 +103,31 @@ def choose_answer(
     selector = (parse_data.get("response_selector") or {}).get("default") or {}
     ranking = [r for r in selector.get("ranking") or () if r.get("intent_response_key") in known_keys]
     if ranking:
-        best = max(ranking, key=lambda r: float(r.get("confidence") or 0.0))
+        best = max(ranking, key=_confidence)
         preferred, ratio = (context, CONTEXT_RATIO) if context else (intent, DIET_TOPIC_RATIO)
-        in_context = [r for r in ranking if r["intent_response_key"].startswith(f"{preferred}/")]
-        if in_context:
-            best_in_context = max(in_context, key=lambda r: float(r.get("confidence") or 0.0))
-            if float(best_in_context.get("confidence") or 0.0) >= ratio * float(best.get("confidence") or 0.0):
-                best = best_in_context
-        best = _specific_instead_of_general(best, ranking)
-        confidence = float(best.get("confidence") or 0.0)
+        best = _close_enough(_best_of_topic(ranking, preferred), best, ratio)
+        topic, _, key = str(best["intent_response_key"]).partition("/")
+        if key == GENERAL:
+            best = _close_enough(_best_of_topic(ranking, topic, but=best), best, SPECIFIC_OVER_GENERAL)
+        confidence = _confidence(best)
         if confidence >= MIN_CONFIDENCE:
             return AnswerChoice(best["intent_response_key"], ChosenBy.SELECTOR, confidence)
         return AnswerChoice(general_key(intent), ChosenBy.GENERAL, confidence)
     return AnswerChoice(general_key(intent), ChosenBy.GENERAL)
 
 
-def _specific_instead_of_general(best: dict[str, Any], ranking: list[dict[str, Any]]) -> dict[str, Any]:
-    topic, _, key = str(best["intent_response_key"]).partition("/")
-    if key != GENERAL:
-        return best
-    specific = [r for r in ranking if r["intent_response_key"].startswith(f"{topic}/")
-                and r["intent_response_key"] != best["intent_response_key"]]
-    if not specific:
-        return best
-    runner_up = max(specific, key=lambda r: float(r.get("confidence") or 0.0))
-    confidence = float(best.get("confidence") or 0.0)
-    return runner_up if float(runner_up.get("confidence") or 0.0) >= SPECIFIC_OVER_GENERAL * confidence else best
+def _confidence(entry: dict[str, Any]) -> float:
+    return float(entry.get("confidence") or 0.0)
+
+
+def _best_of_topic(
+    ranking: list[dict[str, Any]], topic: str, but: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The topic's most likely sub-question in the selector's ranking (other than `but`), if it has one."""
+    entries = [r for r in ranking if r["intent_response_key"].startswith(f"{topic}/") and r is not but]
+    return max(entries, key=_confidence, default=None)
+
+
+def _close_enough(candidate: dict[str, Any] | None, best: dict[str, Any], ratio: float) -> dict[str, Any]:
+    """`candidate` instead of `best` when it has at least `ratio` of best's confidence."""
+    return candidate if candidate is not None and _confidence(candidate) >= ratio * _confidence(best) else best

@@ -213,8 +213,8 @@ class Screen:
         short = words < MIN_WORDS_FOR_MODEL_CRISIS and lexicon.risk == "none"
         asked = False
         if short:
-            model_level = "concern" if risky >= limits.high else "none"
-            asked = model_level == "concern"
+            asked = risky >= limits.high
+            model_level = "concern" if asked else "none"
         elif risky >= limits.high:
             model_level = "imminent" if probs.get("imminent", 0.0) >= limits.imminent else "high"
         elif risky >= limits.possible or risky + probs.get("concern", 0.0) >= limits.concern:
@@ -223,7 +223,7 @@ class Screen:
         else:
             model_level = "none"
         if NEGATED in lexicon.signals and RANK[model_level] > RANK["concern"]:
-            model_level, risky = "concern", 0.0  # "mình không có ý định tự tử đâu": the child said it already
+            model_level = "concern"  # "mình không có ý định tự tử đâu": the child said it already
         top = max(probs, key=probs.__getitem__)
         signals = list(lexicon.signals) + [f"model:{top}={probs[top]:.2f}"]
         if model_level == "concern" and asked:
